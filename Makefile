@@ -1,0 +1,36 @@
+# `make run` and `make test` do all the set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-sqlite test-postgres install migrate clean
+
+$(VENV)/.installed: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(PY) scripts/migrate.py
+
+run: install migrate
+	$(PY) server.py
+
+# The suite runs once on SQLite and once on PostgreSQL. Without a reachable PostgreSQL the
+# second run skips with a message, except under CI=true, where it fails.
+test: install
+	$(PY) -m pytest -q tests
+	WINDBACK_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -q tests
+
+test-sqlite: install
+	$(PY) -m pytest -q tests
+
+test-postgres: install
+	WINDBACK_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) *.egg-info windback.db windback.db-* outbox
