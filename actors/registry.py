@@ -1,0 +1,103 @@
+"""`ProjectActors`: one actor per project, started on first use.
+
+Handlers call `await actors.project(project_id).mark_recovered(...)`. A crashed actor is
+replaced on the next call; an actor idle for `idle_seconds` is stopped (messages already in its
+inbox are still handled, since the stop message queues behind them); `stop_all` drains them at
+shutdown. A reply slower than `timeout` answers 504; calls during shutdown answer 503.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from typing import Callable
+
+import pykka
+
+from actors.bridge import Call
+from handlers.errors import ApiError
+
+log = logging.getLogger("windback.actors")
+
+
+class ProjectActors:
+    def __init__(self, factory: Callable[[str], pykka.ActorRef], timeout: float = 10.0,
+                 idle_seconds: float = 300.0):
+        self._factory = factory
+        self._timeout = timeout
+        self._idle_seconds = idle_seconds
+        self._actors: dict[str, list] = {}  # project id -> [ActorRef, last used (monotonic)]
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    def project(self, project_id: str) -> "AsyncActorProxy":
+        return AsyncActorProxy(self, project_id)
+
+    def _ref(self, project_id: str, replace: bool = False) -> pykka.ActorRef:
+        with self._lock:
+            if self._stopping:
+                raise ApiError(503, "UNAVAILABLE", "The server is shutting down")
+            entry = self._actors.get(project_id)
+            if entry is None or replace or not entry[0].is_alive():
+                if entry is not None and not entry[0].is_alive():
+                    log.warning("actor for project %s had stopped; starting a fresh one", project_id)
+                entry = [self._factory(project_id), time.monotonic()]
+                self._actors[project_id] = entry
+            entry[1] = time.monotonic()
+            return entry[0]
+
+    async def call(self, project_id: str, method: str, *args, **kwargs):
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        message = Call(method, args, kwargs, loop, future)
+        try:
+            self._ref(project_id).tell(message)
+        except pykka.ActorDeadError:
+            self._ref(project_id, replace=True).tell(message)
+        try:
+            return await asyncio.wait_for(future, self._timeout)
+        except asyncio.TimeoutError:
+            raise ApiError(504, "TIMEOUT", "The project's work queue did not answer in time") from None
+
+    def running(self) -> int:
+        with self._lock:
+            return sum(1 for ref, _ in self._actors.values() if ref.is_alive())
+
+    def stop_idle(self) -> int:
+        """Stop actors unused for `idle_seconds`; returns how many were stopped."""
+        now = time.monotonic()
+        with self._lock:
+            idle = [pid for pid, (_, used) in self._actors.items() if now - used > self._idle_seconds]
+            refs = [self._actors.pop(pid)[0] for pid in idle]
+        for ref in refs:
+            ref.stop(block=False)
+        return len(refs)
+
+    def stop_all(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            self._stopping = True
+            refs = [ref for ref, _ in self._actors.values()]
+            self._actors.clear()
+        for ref in refs:
+            try:
+                ref.stop(block=True, timeout=timeout)
+            except (pykka.Timeout, pykka.ActorDeadError):
+                pass
+
+
+class AsyncActorProxy:
+    """`await proxy.method(*args)`: reads like a Pykka proxy, never blocks the IOLoop."""
+
+    def __init__(self, actors: ProjectActors, project_id: str):
+        self._actors = actors
+        self._project_id = project_id
+
+    def __getattr__(self, method: str):
+        if method.startswith("_"):
+            raise AttributeError(method)
+
+        def call(*args, **kwargs):
+            return self._actors.call(self._project_id, method, *args, **kwargs)
+
+        return call

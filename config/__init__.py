@@ -1,0 +1,235 @@
+"""Windback configuration: read once at start into one typed `Settings` object.
+
+Every variable of SPEC section 2 lives here. Nothing else in the code base reads the process
+environment; the `Settings` object is passed down from `server.py`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Mapping
+
+VERSION = "0.1.0"
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v3/certs"
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the server cannot use."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    use_tls: bool  # implicit TLS (smtps://)
+    start_tls: bool | None  # None: upgrade only if offered
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = "sqlite:///windback.db"
+    secret: str | None = None  # None: generated once and stored in the database
+    public_url: str = ""
+    smtp: SmtpSettings | None = None
+    outbox_dir: str = "./outbox"
+    mail_from: str = "Windback <no-reply@localhost>"
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout: float = 20.0
+    google_client_id: str | None = None
+    google_jwks_url: str = GOOGLE_CERTS_URL
+    rate_limit_scale: float = 1.0
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    require_https: bool = False
+    trusted_proxies: frozenset[str] = field(default_factory=frozenset)
+    bcrypt_rounds: int = 12
+    log_level: str = "info"
+    # Not in the SPEC table, but operators need them; documented in docs/configuration.md.
+    actor_timeout: float = 10.0
+    actor_idle_seconds: float = 300.0
+    jwt_ttl_seconds: int = 24 * 3600
+    db_workers: int = 8
+
+    @property
+    def rate_limiting(self) -> bool:
+        return self.rate_limit_scale > 0
+
+    @property
+    def mail_backend(self) -> str:
+        if self.smtp:
+            return f"smtp://{self.smtp.host}:{self.smtp.port}"
+        return f"file outbox {self.outbox_dir}"
+
+    @property
+    def writer_backend(self) -> str:
+        return f"openai:{self.openai_model}" if self.openai_api_key else "template"
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_LOG_LEVELS = {"debug", "info", "warning", "error", "critical"}
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(name: str, raw: str, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _float(name: str, raw: str, low: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if value < low:
+        raise ConfigError(f"{name} must be at least {low}, not {value}")
+    return value
+
+
+def parse_smtp_url(raw: str) -> SmtpSettings:
+    url = urllib.parse.urlsplit(raw)
+    if url.scheme not in ("smtp", "smtps") or not url.hostname:
+        raise ConfigError(
+            f"WINDBACK_SMTP_URL must look like smtp://user:pass@host:port or smtps://..., not {raw!r}"
+        )
+    query = urllib.parse.parse_qs(url.query)
+    start_tls = None
+    if "starttls" in query:
+        start_tls = _bool("WINDBACK_SMTP_URL starttls", query["starttls"][0])
+    use_tls = url.scheme == "smtps"
+    try:
+        port = url.port or (465 if use_tls else 25)
+    except ValueError:
+        raise ConfigError(f"WINDBACK_SMTP_URL has an invalid port: {raw!r}") from None
+    return SmtpSettings(
+        host=url.hostname,
+        port=port,
+        username=urllib.parse.unquote(url.username) if url.username else None,
+        password=urllib.parse.unquote(url.password) if url.password else None,
+        use_tls=use_tls,
+        start_tls=False if use_tls else start_tls,
+    )
+
+
+def _database_url(raw: str) -> str:
+    scheme = raw.split("://", 1)[0] if "://" in raw else ""
+    if scheme not in ("sqlite", "postgres", "postgresql", "postgres+pool", "postgresql+pool"):
+        raise ConfigError(
+            "WINDBACK_DATABASE_URL must be sqlite:///path.db or postgresql://user:pw@host:5432/db, "
+            f"not {raw!r}"
+        )
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from the environment (and an optional `.env` file; env wins)."""
+    env = dict(_read_dotenv(".env")) if environ is None else {}
+    env.update(os.environ if environ is None else environ)
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        return value if value not in (None, "") else None
+
+    values: dict = {}
+    if (v := get("WINDBACK_HOST")) is not None:
+        values["host"] = v
+    if (v := get("WINDBACK_PORT")) is not None:
+        values["port"] = _int("WINDBACK_PORT", v, 0, 65535)
+    if (v := get("WINDBACK_DATABASE_URL")) is not None:
+        values["database_url"] = _database_url(v)
+    if (v := get("WINDBACK_SECRET")) is not None:
+        if len(v) < 32:
+            raise ConfigError("WINDBACK_SECRET must be at least 32 characters long (HS256 wants 32 bytes of key)")
+        values["secret"] = v
+    if (v := get("WINDBACK_SMTP_URL")) is not None:
+        values["smtp"] = parse_smtp_url(v)
+    if (v := get("WINDBACK_OUTBOX_DIR")) is not None:
+        values["outbox_dir"] = v
+    if (v := get("WINDBACK_MAIL_FROM")) is not None:
+        values["mail_from"] = v
+    key = get("WINDBACK_OPENAI_API_KEY") or get("OPENAI_API_KEY")
+    if key:
+        values["openai_api_key"] = key
+    if (v := get("WINDBACK_OPENAI_BASE_URL")) is not None:
+        values["openai_base_url"] = v
+    if (v := get("WINDBACK_OPENAI_MODEL")) is not None:
+        values["openai_model"] = v
+    if (v := get("WINDBACK_OPENAI_TIMEOUT")) is not None:
+        values["openai_timeout"] = _float("WINDBACK_OPENAI_TIMEOUT", v, 0.1)
+    if (v := get("WINDBACK_GOOGLE_CLIENT_ID")) is not None:
+        values["google_client_id"] = v
+    if (v := get("WINDBACK_GOOGLE_JWKS_URL")) is not None:
+        values["google_jwks_url"] = v
+    if (v := get("WINDBACK_RATE_LIMIT_SCALE")) is not None:
+        values["rate_limit_scale"] = _float("WINDBACK_RATE_LIMIT_SCALE", v, 0)
+    cert, keyfile = get("WINDBACK_TLS_CERT"), get("WINDBACK_TLS_KEY")
+    if bool(cert) != bool(keyfile):
+        raise ConfigError("WINDBACK_TLS_CERT and WINDBACK_TLS_KEY must be set together")
+    for name, path in (("WINDBACK_TLS_CERT", cert), ("WINDBACK_TLS_KEY", keyfile)):
+        if path and not os.path.isfile(path):
+            raise ConfigError(f"{name} names a file that does not exist: {path}")
+    values["tls_cert"], values["tls_key"] = cert, keyfile
+    if (v := get("WINDBACK_REQUIRE_HTTPS")) is not None:
+        values["require_https"] = _bool("WINDBACK_REQUIRE_HTTPS", v)
+    if (v := get("WINDBACK_TRUSTED_PROXIES")) is not None:
+        values["trusted_proxies"] = frozenset(p.strip() for p in v.split(",") if p.strip())
+    if (v := get("WINDBACK_BCRYPT_ROUNDS")) is not None:
+        values["bcrypt_rounds"] = _int("WINDBACK_BCRYPT_ROUNDS", v, 4, 31)
+    if (v := get("WINDBACK_LOG_LEVEL")) is not None:
+        if v.lower() not in _LOG_LEVELS:
+            raise ConfigError(f"WINDBACK_LOG_LEVEL must be one of {sorted(_LOG_LEVELS)}, not {v!r}")
+        values["log_level"] = v.lower()
+    if (v := get("WINDBACK_ACTOR_TIMEOUT")) is not None:
+        values["actor_timeout"] = _float("WINDBACK_ACTOR_TIMEOUT", v, 0.1)
+    if (v := get("WINDBACK_ACTOR_IDLE_SECONDS")) is not None:
+        values["actor_idle_seconds"] = _float("WINDBACK_ACTOR_IDLE_SECONDS", v, 1)
+    if (v := get("WINDBACK_JWT_TTL_SECONDS")) is not None:
+        values["jwt_ttl_seconds"] = _int("WINDBACK_JWT_TTL_SECONDS", v, 60, 90 * 24 * 3600)
+
+    settings = Settings(**values)
+    public_url = get("WINDBACK_PUBLIC_URL")
+    if public_url is None:
+        scheme = "https" if settings.tls_cert else "http"
+        public_url = f"{scheme}://{settings.host}:{settings.port}"
+    elif not public_url.startswith(("http://", "https://")):
+        raise ConfigError(f"WINDBACK_PUBLIC_URL must start with http:// or https://, not {public_url!r}")
+    return settings.replace(public_url=public_url.rstrip("/"))
+
+
+def _read_dotenv(path: str):
+    """Plain KEY=VALUE lines; comments and blank lines ignored. Missing file: nothing."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        return
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        yield key.strip(), value.strip().strip('"').strip("'")

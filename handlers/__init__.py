@@ -1,0 +1,19 @@
+"""HTTP handlers. Each module has a `default_handlers` list of (route, handler) pairs; the
+application is the concatenation of `HANDLER_MODULES` in order."""
+from __future__ import annotations
+
+import importlib
+
+HANDLER_MODULES = [
+    "handlers.health",
+    "handlers.auth",
+    "handlers.projects",
+    "handlers.churn_events",
+]
+
+
+def all_routes() -> list[tuple]:
+    routes = []
+    for name in HANDLER_MODULES:
+        routes.extend(importlib.import_module(name).default_handlers)
+    return routes

@@ -1,0 +1,129 @@
+"""`/auth/*`: register, login, me, forgot and reset password."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import tornado.ioloop
+
+from handlers.base import PUBLIC, SIGNED_IN, BaseHandler
+from handlers.errors import ApiError, bad_request, conflict, unauthorized
+from handlers.validation import Email, Schema, String
+from services.mailer import DeliveryFailed, build_message
+from services.security import (PasswordTooLong, check_password, hash_password, issue_jwt, new_token,
+                               sha256_hex)
+from store import users
+from store.db import run_db
+
+log = logging.getLogger("windback.auth")
+RESET_TTL = dt.timedelta(hours=1)
+
+
+class Password(String):
+    """8+ characters; over 72 bytes is refused rather than silently truncated by bcrypt."""
+
+    def __init__(self, **kw):
+        super().__init__(min_length=8, max_length=1000, strip=False, **kw)
+
+    def convert(self, value, path, from_query):
+        value = super().convert(value, path, from_query)
+        if len(value.encode("utf-8")) > 72:
+            from handlers.validation import FieldError
+
+            raise FieldError("must be at most 72 bytes (bcrypt's limit)")
+        return value
+
+
+REGISTER = Schema({"email": Email(required=True), "password": Password(required=True),
+                   "name": String(max_length=200, nullable=True)})
+LOGIN = Schema({"email": String(required=True, max_length=254), "password": String(required=True, strip=False, max_length=1000)})
+FORGOT = Schema({"email": Email(required=True)})
+RESET = Schema({"token": String(required=True, min_length=1, max_length=200), "password": Password(required=True)})
+
+
+class AuthHandler(BaseHandler):
+    rate_limit_group = "auth"
+    rules = {"POST": PUBLIC}
+
+    def session(self, user) -> dict:
+        token = issue_jwt(user.id, self.ctx.secret, self.ctx.settings.jwt_ttl_seconds)
+        return {"token": token, "user": users.user_json(user)}
+
+
+class RegisterHandler(AuthHandler):
+    async def post(self):
+        body = self.parse_body(REGISTER)
+        password_hash = await hash_password(body["password"], self.ctx.settings.bcrypt_rounds)
+        try:
+            user = await run_db(users.create_user, body["email"], body.get("name"), password_hash)
+        except users.EmailTaken:
+            raise conflict("An account with this email already exists") from None
+        await self.reply(self.session(user), status=201)
+
+
+class LoginHandler(AuthHandler):
+    async def post(self):
+        body = self.parse_body(LOGIN)
+        user = await run_db(users.user_by_email, body["email"])
+        # The same check (and time) whether or not the account exists.
+        ok = await check_password(body["password"], user.password_hash if user else None,
+                                  self.ctx.settings.bcrypt_rounds)
+        if not ok or user is None:
+            raise unauthorized("Wrong email or password")
+        await self.reply(self.session(user))
+
+
+class MeHandler(BaseHandler):
+    rules = {"GET": SIGNED_IN}
+
+    async def get(self):
+        data = await run_db(users.user_with_projects, self.user_id)
+        if data is None:
+            raise unauthorized("Invalid or expired token")
+        await self.reply(data)
+
+
+class ForgotPasswordHandler(AuthHandler):
+    async def post(self):
+        body = self.parse_body(FORGOT)
+        # Always the same answer; the email (if any) is sent after it, so timing tells nothing.
+        tornado.ioloop.IOLoop.current().spawn_callback(self.send_reset_email, body["email"])
+        await self.reply({"sent": True})
+
+    async def send_reset_email(self, email: str) -> None:
+        user = await run_db(users.user_by_email, email)
+        if user is None:
+            return
+        token = new_token()
+        await run_db(users.store_reset_token, user.id, sha256_hex(token), RESET_TTL)
+        link = f"{self.ctx.settings.public_url}/app/reset-password?token={token}"
+        text = (f"Hello{' ' + user.name if user.name else ''},\n\n"
+                "Someone asked to reset the password of your Windback account. If it was you, open this "
+                f"link within an hour:\n\n{link}\n\nIf it was not you, ignore this email; nothing changes.\n")
+        message = build_message(self.ctx.settings.mail_from, user.email, "Reset your Windback password", text)
+        try:
+            await self.ctx.mailer.send(message)
+        except DeliveryFailed as error:
+            log.warning("password reset email for user %s not delivered: %s", user.id, error)
+
+
+class ResetPasswordHandler(AuthHandler):
+    async def post(self):
+        body = self.parse_body(RESET)
+        try:
+            password_hash = await hash_password(body["password"], self.ctx.settings.bcrypt_rounds)
+        except PasswordTooLong:
+            raise bad_request("must be at most 72 bytes", "password") from None
+        if not await run_db(users.consume_reset_token, sha256_hex(body["token"]), password_hash):
+            raise ApiError(400, "VALIDATION_ERROR", "This reset link is invalid, used or expired",
+                           [{"field": "token", "message": "is invalid, used or expired"}])
+        await self.reply({"reset": True})
+
+
+default_handlers = [
+    (r"/api/v1/auth/register", RegisterHandler),
+    (r"/api/v1/auth/login", LoginHandler),
+    (r"/api/v1/auth/me", MeHandler),
+    (r"/api/v1/auth/forgot-password", ForgotPasswordHandler),
+    (r"/api/v1/auth/reset-password", ResetPasswordHandler),
+]

@@ -1,0 +1,27 @@
+"""`GET /health`: database reachable, actors running, version. No auth."""
+from __future__ import annotations
+
+from config import VERSION
+from handlers.base import PUBLIC, BaseHandler
+from handlers.errors import ApiError
+from store.db import database, run_db
+
+
+def _ping() -> bool:
+    database.obj.execute_sql("SELECT 1").fetchone()
+    return True
+
+
+class HealthHandler(BaseHandler):
+    rules = {"GET": PUBLIC}
+
+    async def get(self):
+        try:
+            await run_db(_ping)
+        except Exception:
+            raise ApiError(503, "UNAVAILABLE", "The database is not reachable") from None
+        await self.reply({"status": "ok", "database": "ok", "actors": self.ctx.actors.running(),
+                          "version": VERSION})
+
+
+default_handlers = [(r"/health", HealthHandler)]

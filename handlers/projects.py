@@ -1,0 +1,111 @@
+"""`/projects`: create, list, get, update settings, rotate keys."""
+from __future__ import annotations
+
+import email.utils
+
+from handlers.base import PROJECT_ADMIN, PROJECT_MEMBER, SIGNED_IN, BaseHandler, list_query_schema
+from handlers.errors import ApiError, conflict, forbidden
+from handlers.validation import Boolean, FieldError, Integer, JsonObject, Nested, Schema, String
+from store import projects
+from store.db import run_db
+
+
+class MailFrom(String):
+    """`Name <address>` or a bare address."""
+
+    def __init__(self, **kw):
+        super().__init__(max_length=300, **kw)
+
+    def convert(self, value, path, from_query):
+        value = super().convert(value, path, from_query)
+        _, address = email.utils.parseaddr(value)
+        if "@" not in address or " " in address:
+            raise FieldError("must be an email address, optionally with a name: Brand <hello@example.com>")
+        return value
+
+
+def _webhook_secret():
+    return String(min_length=8, max_length=500, nullable=True)
+
+
+SETTINGS = Schema({
+    "mail_from": MailFrom(nullable=True),
+    "brand_name": String(max_length=200, nullable=True),
+    "lost_after_days": Integer(minimum=1, maximum=3650),
+    "stripe_webhook_secret": _webhook_secret(),
+    "razorpay_webhook_secret": _webhook_secret(),
+    "custom_webhook_secret": _webhook_secret(),
+    "cancel_flow": JsonObject(max_bytes=65536),
+})
+CREATE = Schema({
+    "name": String(required=True, min_length=1, max_length=200),
+    "slug": String(min_length=3, max_length=48, pattern=r"[a-z0-9-]{3,48}",
+                   pattern_message="must be 3-48 characters of a-z, 0-9 and -"),
+})
+PATCH = Schema({"name": String(min_length=1, max_length=200), "settings": Nested(SETTINGS),
+                "slug": String(), "plan": String()})
+ROTATE = Schema({"grace_seconds": Integer(minimum=0, maximum=86400, default=0), "public_key": Boolean(default=False)})
+LIST = list_query_schema(("created_at",))
+
+
+class ProjectsHandler(BaseHandler):
+    rules = {"GET": SIGNED_IN, "POST": SIGNED_IN}
+
+    async def get(self):
+        query = self.parse_query(LIST)
+        rows, total = await run_db(projects.list_projects, self.user_id, self.offset(query), query["per_page"])
+        await self.reply(rows, meta=self.page_meta(query, total))
+
+    async def post(self):
+        body = self.parse_body(CREATE)
+        try:
+            project, secret_key = await run_db(projects.create_project, self.user_id, body["name"], body.get("slug"))
+        except projects.SlugTaken:
+            raise conflict(f"The slug {body.get('slug')!r} is taken") from None
+        data = projects.project_json(project)
+        data["secret_key"] = secret_key
+        data["role"] = "owner"
+        await self.reply(data, status=201)
+
+
+class ProjectHandler(BaseHandler):
+    rules = {"GET": PROJECT_MEMBER, "PATCH": PROJECT_ADMIN}
+
+    async def get(self, slug):
+        await self.reply(projects.project_json(self.project))
+
+    async def patch(self, slug):
+        body = self.parse_body(PATCH, partial=True)
+        if "slug" in body:
+            raise ApiError(400, "VALIDATION_ERROR", "A project's slug never changes",
+                           [{"field": "slug", "message": "cannot be changed"}])
+        if "plan" in body:
+            raise forbidden("The plan cannot be changed by members of the project")
+        project, revealed = await run_db(projects.update_project, self.project.id, body.get("name"),
+                                         body.get("settings"))
+        self.after_settings_change(project)
+        await self.reply(projects.project_json(project, reveal=revealed))
+
+    def after_settings_change(self, project) -> None:
+        """Caches that hold project settings forget them at once."""
+        for forget in self.ctx.extras.get("on_project_change", ()):
+            forget(project)
+
+
+class RotateKeysHandler(BaseHandler):
+    rules = {"POST": PROJECT_ADMIN}
+
+    async def post(self, slug):
+        body = self.parse_body(ROTATE) if self.request.body else ROTATE.validate({})
+        result = await run_db(projects.rotate_keys, self.project.id, body["grace_seconds"], body["public_key"])
+        self.ctx.keys.clear()
+        for forget in self.ctx.extras.get("on_project_change", ()):
+            forget(self.project)
+        await self.reply(result)
+
+
+default_handlers = [
+    (r"/api/v1/projects", ProjectsHandler),
+    (r"/api/v1/projects/(?P<slug>[^/]+)", ProjectHandler),
+    (r"/api/v1/projects/(?P<slug>[^/]+)/rotate-keys", RotateKeysHandler),
+]

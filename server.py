@@ -1,0 +1,166 @@
+"""Windback server: `python server.py` (settings from WINDBACK_* environment variables)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import ssl
+import sys
+
+import tornado.httpserver
+import tornado.ioloop
+import tornado.netutil
+import tornado.process
+import tornado.web
+
+from actors.project import start_project_actor
+from actors.registry import ProjectActors
+from config import VERSION, ConfigError, Settings, load_settings
+from handlers import all_routes
+from handlers.base import NotFoundHandler, log_request
+from handlers.ratelimit import RateLimiter
+from services.context import Context
+from services.mailer import make_mailer
+from store import churn_events, idempotency, users
+from store.db import close_database, init_database, run_db, start_executor, stop_executor, unit_of_work
+from store.migrations import migrate_database
+
+log = logging.getLogger("windback")
+# Tornado's own limit sits above ours, so a body just over 1 MiB gets the 413 envelope.
+TORNADO_MAX_BODY = 8 * 1024 * 1024
+
+
+def build_context(settings: Settings) -> Context:
+    """Open the database (migrating it), and build what the handlers share."""
+    init_database(settings.database_url)
+    with unit_of_work():
+        migrate_database()
+        secret = settings.secret or users.shared_secret()
+    start_executor(settings.db_workers)
+    actors = ProjectActors(start_project_actor, timeout=settings.actor_timeout,
+                           idle_seconds=settings.actor_idle_seconds)
+    return Context(settings=settings, secret=secret, mailer=make_mailer(settings), actors=actors,
+                   limiter=RateLimiter(settings.rate_limit_scale))
+
+
+def make_app(ctx: Context) -> tornado.web.Application:
+    return tornado.web.Application(
+        all_routes(),
+        ctx=ctx,
+        default_handler_class=NotFoundHandler,
+        log_function=log_request,
+        compress_response=False,
+        xheaders=False,  # X-Forwarded-* is believed only from WINDBACK_TRUSTED_PROXIES
+    )
+
+
+def start_background_tasks(ctx: Context) -> list[tornado.ioloop.PeriodicCallback]:
+    async def housekeeping():
+        ctx.actors.stop_idle()
+        try:
+            await run_db(churn_events.sweep_lost)
+            await run_db(idempotency.purge_expired)
+        except Exception:
+            log.exception("housekeeping failed")
+
+    tasks = [tornado.ioloop.PeriodicCallback(housekeeping, 60_000)]
+    for task in tasks:
+        task.start()
+    return tasks
+
+
+class Server:
+    """The HTTP server with a graceful stop: stop accepting, finish requests in flight, drain
+    the actors, close the database."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.app = make_app(ctx)
+        self.http: tornado.httpserver.HTTPServer | None = None
+        self.tasks: list = []
+
+    def listen(self, port: int | None = None, reuse_port: bool = False) -> int:
+        settings = self.ctx.settings
+        ssl_ctx = None
+        if settings.tls_cert:
+            ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ssl_ctx.load_cert_chain(settings.tls_cert, settings.tls_key)
+        self.http = tornado.httpserver.HTTPServer(self.app, ssl_options=ssl_ctx, max_body_size=TORNADO_MAX_BODY,
+                                                  idle_connection_timeout=60, body_timeout=30)
+        sockets = tornado.netutil.bind_sockets(settings.port if port is None else port, settings.host,
+                                               reuse_port=reuse_port)
+        self.http.add_sockets(sockets)
+        self.tasks = start_background_tasks(self.ctx)
+        return sockets[0].getsockname()[1]
+
+    async def stop(self, grace: float = 10.0) -> None:
+        for task in self.tasks:
+            task.stop()
+        if self.http:
+            self.http.stop()  # stop accepting
+            deadline = asyncio.get_running_loop().time() + grace
+            while self.ctx.in_flight and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.02)
+            if self.ctx.in_flight:
+                log.warning("%d requests still in flight after %.0f s; stopping anyway", self.ctx.in_flight, grace)
+            await self.http.close_all_connections()
+        await asyncio.get_running_loop().run_in_executor(None, self.ctx.actors.stop_all)
+        stop_executor()
+        close_database()
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper()), format="%(message)s", stream=sys.stdout)
+    logging.getLogger("tornado.access").setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Windback server")
+    parser.add_argument("--port", type=int, help="override WINDBACK_PORT")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="serve with N processes sharing the port (PostgreSQL recommended)")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"windback: configuration error: {error}", file=sys.stderr)
+        return 2
+    if args.port is not None:
+        settings = settings.replace(port=args.port)
+    configure_logging(settings.log_level)
+    if args.processes > 1:
+        # Migrate once in the parent, then fork; every child binds with SO_REUSEPORT.
+        init_database(settings.database_url)
+        with unit_of_work():
+            migrate_database()
+        close_database()
+        tornado.process.fork_processes(args.processes)
+    asyncio.run(serve(settings, reuse_port=args.processes > 1))
+    return 0
+
+
+async def serve(settings: Settings, reuse_port: bool = False) -> None:
+    ctx = build_context(settings)
+    server = Server(ctx)
+    port = server.listen(reuse_port=reuse_port)
+    scheme = "https" if settings.tls_cert else "http"
+    database = settings.database_url.rsplit("@", 1)[-1]
+    print(f"Windback {VERSION} listening on {scheme}://{settings.host}:{port}", flush=True)
+    print(f"  database: {database}", flush=True)
+    print(f"  email:    {settings.mail_backend}", flush=True)
+    print(f"  writer:   {settings.writer_backend}", flush=True)
+    if not settings.secret:
+        print("  warning:  WINDBACK_SECRET is not set; using a generated secret stored in the database",
+              flush=True)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
+    print("Windback: stopping (finishing requests in flight)", flush=True)
+    await server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

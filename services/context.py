@@ -1,0 +1,55 @@
+"""What every handler may use, built once in `server.py` and passed to the application."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import cachetools
+
+from actors.registry import ProjectActors
+from config import Settings
+from handlers.ratelimit import RateLimiter
+
+
+@dataclass(frozen=True)
+class KeyOwner:
+    """The project a secret key belongs to, as cached for authentication."""
+
+    project_id: str
+    slug: str
+    plan: str
+
+
+class KeyCache:
+    """Secret-key hash -> KeyOwner for a few seconds, so an API-key request needs no database
+    round trip to authenticate. Rotation in this process clears it at once; other processes see a
+    rotation within `ttl` seconds (docs/deploy.md)."""
+
+    def __init__(self, ttl: float = 5.0, maxsize: int = 10_000):
+        self._cache: cachetools.TTLCache = cachetools.TTLCache(maxsize=maxsize, ttl=ttl)
+        self._lock = threading.Lock()
+
+    def get(self, key_hash: str) -> KeyOwner | None:
+        with self._lock:
+            return self._cache.get(key_hash)
+
+    def put(self, key_hash: str, owner: KeyOwner) -> None:
+        with self._lock:
+            self._cache[key_hash] = owner
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+@dataclass
+class Context:
+    settings: Settings
+    secret: str
+    mailer: Any
+    actors: ProjectActors
+    limiter: RateLimiter
+    keys: KeyCache = field(default_factory=KeyCache)
+    extras: dict = field(default_factory=dict)  # feature services (writers, caches) by name
+    in_flight: int = 0  # requests being served; a graceful stop waits for 0

@@ -1,0 +1,1 @@
+"""Persistence: peewee models, queries and guarded state transitions."""

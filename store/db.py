@@ -1,0 +1,133 @@
+"""The database handle, and how each thread uses it.
+
+peewee connections are per thread. Every unit of work (a handler's read in the worker pool, an
+actor's state change) runs inside `unit_of_work()`, which connects when needed and, on
+PostgreSQL, hands the connection back to the pool afterwards. SQLite connections stay open on
+their (long-lived) thread: opening one costs more than the query it serves.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+
+import peewee
+from playhouse.db_url import connect as connect_url
+from playhouse.pool import PooledPostgresqlDatabase
+
+database = peewee.DatabaseProxy()
+
+_executor: ThreadPoolExecutor | None = None
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 15000,
+    # WAL + NORMAL: a commit survives a crash of the process (kill -9), not a power cut of the
+    # machine. docs/configuration.md says so; PostgreSQL keeps its own (durable) defaults.
+    "synchronous": "normal",
+}
+
+
+def make_database(url: str) -> peewee.Database:
+    """A peewee database for `url` (sqlite:///path or postgresql://...)."""
+    scheme = url.split("://", 1)[0]
+    if scheme == "sqlite":
+        path = url[len("sqlite:///"):] or "windback.db"
+        # IMMEDIATE write transactions: concurrent read-modify-write with DEFERRED fails with
+        # "database is locked" even under WAL and busy_timeout (LIBRARY-NOTES).
+        return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", autoconnect=True)
+    if scheme in ("postgres", "postgresql", "postgres+pool", "postgresql+pool"):
+        parsed = urllib.parse.urlsplit(url)
+        return PooledPostgresqlDatabase(
+            parsed.path.lstrip("/"),
+            user=urllib.parse.unquote(parsed.username) if parsed.username else None,
+            password=urllib.parse.unquote(parsed.password) if parsed.password else None,
+            host=parsed.hostname,
+            port=parsed.port or 5432,
+            max_connections=64,
+            stale_timeout=300,
+            timeout=10,
+            autoconnect=True,
+        )
+    return connect_url(url)
+
+
+def init_database(url: str) -> peewee.Database:
+    db = make_database(url)
+    database.initialize(db)
+    return db
+
+
+def is_sqlite() -> bool:
+    return isinstance(database.obj, peewee.SqliteDatabase)
+
+
+@contextlib.contextmanager
+def unit_of_work():
+    """Hold a connection for one piece of work on the current thread."""
+    db = database.obj
+    if isinstance(db, PooledPostgresqlDatabase):
+        if db.is_closed():
+            with db.connection_context():
+                yield db
+            return
+        yield db  # nested: the outer unit of work owns the connection
+        return
+    if db.is_closed():
+        db.connect(reuse_if_open=True)
+    yield db
+
+
+def transaction():
+    """A write transaction (IMMEDIATE on SQLite), inside a unit of work."""
+    return database.obj.atomic()
+
+
+def db_work(fn):
+    """Decorate a function so that it always runs inside a unit of work."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with unit_of_work():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def start_executor(workers: int) -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
+    return _executor
+
+
+def stop_executor() -> None:
+    global _executor
+    if _executor is not None:
+        _executor.shutdown(wait=True)
+        _executor = None
+
+
+async def run_db(fn, *args, **kwargs):
+    """Run `fn` on the database worker pool, never on the IOLoop thread."""
+    loop = asyncio.get_running_loop()
+    call = functools.partial(_in_unit, fn, args, kwargs)
+    return await loop.run_in_executor(_executor or start_executor(8), call)
+
+
+def _in_unit(fn, args, kwargs):
+    with unit_of_work():
+        return fn(*args, **kwargs)
+
+
+def close_database() -> None:
+    db = database.obj
+    if db is None:
+        return
+    if isinstance(db, PooledPostgresqlDatabase):
+        db.close_all()
+    elif not db.is_closed():
+        db.close()

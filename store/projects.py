@@ -1,0 +1,157 @@
+"""Projects, their keys and their members."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import peewee
+
+from services.security import (constant_time_equal, is_masked, mask, new_public_key, new_secret_key,
+                               sha256_hex)
+from store.db import transaction
+from store.models import Membership, Project, ProjectKey, User, utcnow
+from store.serialize import dumps, iso, loads_object
+
+ROLE_RANK = {"member": 1, "admin": 2, "owner": 3}
+SECRET_SETTINGS = ("stripe_webhook_secret", "razorpay_webhook_secret", "custom_webhook_secret")
+DEFAULT_SETTINGS = {"mail_from": None, "brand_name": None, "lost_after_days": 90}
+
+
+class SlugTaken(Exception):
+    pass
+
+
+def project_settings(project: Project) -> dict:
+    settings = dict(DEFAULT_SETTINGS)
+    settings.update(loads_object(project.settings))
+    return settings
+
+
+def project_json(project: Project, reveal: tuple[str, ...] = ()) -> dict:
+    settings = project_settings(project)
+    for name in SECRET_SETTINGS:
+        if settings.get(name) and name not in reveal:
+            settings[name] = mask(settings[name])
+    return {
+        "id": project.id,
+        "slug": project.slug,
+        "name": project.name,
+        "plan": project.plan,
+        "public_key": project.public_key,
+        "created_at": iso(project.created_at),
+        "settings": settings,
+    }
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-")
+    return slug if len(slug) >= 3 else (slug + "-project").strip("-")
+
+
+def create_project(user_id: str, name: str, slug: str | None) -> tuple[Project, str]:
+    """Create a project owned by `user_id`; return it with its secret key (shown once)."""
+    candidates = [slug] if slug else [slugify(name)] + [f"{slugify(name)}-{n}" for n in range(2, 200)]
+    for candidate in candidates:
+        secret_key, public_key = new_secret_key(), new_public_key()
+        try:
+            with transaction():
+                project = Project.create(slug=candidate, name=name, public_key=public_key)
+                ProjectKey.create(project=project, kind="secret", lookup=sha256_hex(secret_key))
+                ProjectKey.create(project=project, kind="public", lookup=public_key)
+                Membership.create(project=project, user=user_id, role="owner")
+            return project, secret_key
+        except peewee.IntegrityError:
+            if Project.get_or_none(Project.slug == candidate) is None:
+                raise
+    raise SlugTaken(slug or name)
+
+
+def project_by_slug(slug: str) -> Project | None:
+    return Project.get_or_none(Project.slug == slug)
+
+
+def _live_key(kind: str, lookup: str) -> Project | None:
+    now = utcnow()
+    key = (ProjectKey.select(ProjectKey, Project).join(Project)
+           .where((ProjectKey.lookup == lookup) & (ProjectKey.kind == kind)
+                  & (ProjectKey.expires_at.is_null() | (ProjectKey.expires_at > now)))
+           .first())
+    if key is None or not constant_time_equal(key.lookup, lookup):
+        return None
+    return key.project
+
+
+def project_for_secret_key(secret_key: str) -> Project | None:
+    return _live_key("secret", sha256_hex(secret_key))
+
+
+def project_for_public_key(public_key: str) -> Project | None:
+    return _live_key("public", public_key)
+
+
+def membership(slug: str, user_id: str) -> tuple[Project, str] | None:
+    row = (Membership.select(Membership.role, Project).join(Project)
+           .where((Project.slug == slug) & (Membership.user == user_id)).first())
+    return (row.project, row.role) if row else None
+
+
+def user_exists(user_id: str) -> bool:
+    return User.select(User.id).where(User.id == user_id).exists()
+
+
+def list_projects(user_id: str, offset: int, limit: int) -> tuple[list[dict], int]:
+    query = (Project.select(Project, Membership.role).join(Membership)
+             .where(Membership.user == user_id))
+    total = query.count()
+    rows = query.order_by(Project.created_at.desc(), Project.id).offset(offset).limit(limit)
+    out = []
+    for project in rows:
+        data = project_json(project)
+        data["role"] = project.membership.role
+        out.append(data)
+    return out, total
+
+
+def update_project(project_id: str, name: str | None, settings_patch: dict | None) -> tuple[Project, tuple]:
+    """Merge `settings_patch` key by key. A masked secret sent back is ignored. Returns the project
+    and the names of the secrets this call set (shown unmasked in its answer only)."""
+    revealed = []
+    with transaction():
+        project = Project.get_by_id(project_id)
+        settings = loads_object(project.settings)
+        for key, value in (settings_patch or {}).items():
+            if key in SECRET_SETTINGS and isinstance(value, str) and is_masked(value):
+                continue
+            if key in SECRET_SETTINGS and value:
+                revealed.append(key)
+            if isinstance(value, dict) and isinstance(settings.get(key), dict) and key != "cancel_flow":
+                settings[key] = {**settings[key], **value}
+            else:
+                settings[key] = value
+        if name is not None:
+            project.name = name
+        project.settings = dumps(settings)
+        project.updated_at = utcnow()
+        project.save()
+    return project, tuple(revealed)
+
+
+def rotate_keys(project_id: str, grace_seconds: int, rotate_public: bool) -> dict:
+    now = utcnow()
+    expires = now + dt.timedelta(seconds=grace_seconds)
+    secret_key = new_secret_key()
+    with transaction():
+        project = Project.get_by_id(project_id)
+        kinds = ["secret", "public"] if rotate_public else ["secret"]
+        (ProjectKey.update(expires_at=expires)
+         .where((ProjectKey.project == project_id) & (ProjectKey.kind.in_(kinds))
+                & (ProjectKey.expires_at.is_null() | (ProjectKey.expires_at > expires)))
+         .execute())
+        ProjectKey.create(project=project, kind="secret", lookup=sha256_hex(secret_key))
+        if rotate_public:
+            project.public_key = new_public_key()
+            ProjectKey.create(project=project, kind="public", lookup=project.public_key)
+            project.updated_at = now
+            project.save()
+    return {"secret_key": secret_key, "public_key": project.public_key,
+            "previous_keys_expire_at": iso(expires)}
