@@ -38,10 +38,12 @@ def build_context(settings: Settings) -> Context:
         migrate_database()
         secret = settings.secret or users.shared_secret()
     start_executor(settings.db_workers)
+    listeners: list = []
     actors = ProjectActors(start_project_actor, timeout=settings.actor_timeout,
-                           idle_seconds=settings.actor_idle_seconds)
+                           idle_seconds=settings.actor_idle_seconds,
+                           on_change=lambda project_id: [fn(project_id) for fn in listeners])
     return Context(settings=settings, secret=secret, mailer=make_mailer(settings), actors=actors,
-                   limiter=RateLimiter(settings.rate_limit_scale))
+                   limiter=RateLimiter(settings.rate_limit_scale), change_listeners=listeners)
 
 
 def make_app(ctx: Context) -> tornado.web.Application:

@@ -23,8 +23,9 @@ log = logging.getLogger("windback.actors")
 
 class ProjectActors:
     def __init__(self, factory: Callable[[str], pykka.ActorRef], timeout: float = 10.0,
-                 idle_seconds: float = 300.0):
+                 idle_seconds: float = 300.0, on_change: Callable[[str], None] | None = None):
         self._factory = factory
+        self._on_change = on_change  # told after every successful command: caches forget
         self._timeout = timeout
         self._idle_seconds = idle_seconds
         self._actors: dict[str, list] = {}  # project id -> [ActorRef, last used (monotonic)]
@@ -56,9 +57,12 @@ class ProjectActors:
         except pykka.ActorDeadError:
             self._ref(project_id, replace=True).tell(message)
         try:
-            return await asyncio.wait_for(future, self._timeout)
+            result = await asyncio.wait_for(future, self._timeout)
         except asyncio.TimeoutError:
             raise ApiError(504, "TIMEOUT", "The project's work queue did not answer in time") from None
+        if self._on_change is not None:
+            self._on_change(project_id)
+        return result
 
     def running(self) -> int:
         with self._lock:

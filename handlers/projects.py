@@ -83,13 +83,8 @@ class ProjectHandler(BaseHandler):
             raise forbidden("The plan cannot be changed by members of the project")
         project, revealed = await run_db(projects.update_project, self.project.id, body.get("name"),
                                          body.get("settings"))
-        self.after_settings_change(project)
+        self.ctx.project_changed(project.id)  # caches of settings forget them at once
         await self.reply(projects.project_json(project, reveal=revealed))
-
-    def after_settings_change(self, project) -> None:
-        """Caches that hold project settings forget them at once."""
-        for forget in self.ctx.extras.get("on_project_change", ()):
-            forget(project)
 
 
 class RotateKeysHandler(BaseHandler):
@@ -99,8 +94,7 @@ class RotateKeysHandler(BaseHandler):
         body = self.parse_body(ROTATE) if self.request.body else ROTATE.validate({})
         result = await run_db(projects.rotate_keys, self.project.id, body["grace_seconds"], body["public_key"])
         self.ctx.keys.clear()
-        for forget in self.ctx.extras.get("on_project_change", ()):
-            forget(self.project)
+        self.ctx.project_changed(self.project.id)
         await self.reply(result)
 
 

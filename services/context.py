@@ -52,4 +52,10 @@ class Context:
     limiter: RateLimiter
     keys: KeyCache = field(default_factory=KeyCache)
     extras: dict = field(default_factory=dict)  # feature services (writers, caches) by name
+    # Called with a project id after any write to that project (caches forget it).
+    change_listeners: list = field(default_factory=list)
     in_flight: int = 0  # requests being served; a graceful stop waits for 0
+
+    def project_changed(self, project_id: str) -> None:
+        for listener in self.change_listeners:
+            listener(project_id)
