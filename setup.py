@@ -27,6 +27,7 @@ setup(
             "pytest>=8,<10",
             "pytest-tornado>=0.8,<0.9",
             "aiosmtpd>=1.4,<2",
+            "playwright>=1.40,<2",  # drives Debian's chromium (executable_path); no browser download
         ],
     },
     entry_points={"console_scripts": ["windback-server=server:main"]},

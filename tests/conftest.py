@@ -192,3 +192,121 @@ def api(http_client, base_url):
 def table_count(model) -> int:
     with unit_of_work():
         return model.select().count()
+
+
+# --- a real server process, and a real browser ------------------------------------------------
+
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """`python server.py` in a process of its own, on a free loopback port."""
+
+    def __init__(self, env: dict, args: tuple = (), log_path: str | None = None):
+        self.port = int(env.get("WINDBACK_PORT") or free_port())
+        self.env = {**os.environ, **env, "WINDBACK_PORT": str(self.port), "WINDBACK_HOST": "127.0.0.1"}
+        self.args = args
+        self.log_path = log_path or tempfile.mktemp(prefix="windback-server-", suffix=".log")
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> "LiveServer":
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen([sys.executable, os.path.join(ROOT, "server.py"), *self.args],
+                                        cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}: {self.read_log()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"server did not become healthy: {self.read_log()[-3000:]}")
+
+    def stop(self, sig=None) -> int | None:
+        import signal as _signal
+
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig or _signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        if getattr(self, "_log", None):
+            self._log.close()
+        return self.process.returncode if self.process else None
+
+    def kill(self) -> None:
+        """kill -9: no chance to finish anything."""
+        self.process.kill()
+        self.process.wait(10)
+        self._log.close()
+
+    def read_log(self) -> str:
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return ""
+
+
+@pytest.fixture
+def live_server(migrated, test_env, tmp_path):
+    """Start with `live_server()` (optionally `live_server(env={...}, args=(...))`); stopped after the test."""
+    _empty_tables()
+    started = []
+
+    def start(env: dict | None = None, args: tuple = ()) -> LiveServer:
+        server = LiveServer({**test_env, "WINDBACK_DATABASE_URL": migrated, **(env or {})}, args,
+                            log_path=str(tmp_path / f"server-{len(started)}.log"))
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium through Playwright. Skipped locally when either is missing; under
+    CI=true a missing browser fails the run (.ci/run installs it)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if CHROMIUM is None or sync_playwright is None:
+        message = "browser tests need Debian's chromium and the playwright package"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    playwright = sync_playwright().start()
+    instance = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    )
+    yield instance
+    instance.close()
+    playwright.stop()
