@@ -1,0 +1,6 @@
+"""Recovery email variants."""
+from store.variants import Variant
+
+
+def up(db):
+    db.create_tables([Variant], safe=True)
