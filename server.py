@@ -11,7 +11,6 @@ import sys
 import tornado.httpserver
 import tornado.ioloop
 import tornado.netutil
-import tornado.process
 import tornado.web
 
 from actors.project import start_project_actor
@@ -22,6 +21,7 @@ from handlers.base import NotFoundHandler, log_request
 from handlers.ratelimit import RateLimiter
 from services.context import Context
 from services.mailer import make_mailer
+from services.supervisor import fork_children, stop_requested
 from store import churn_events, idempotency, users
 from store.db import close_database, init_database, run_db, start_executor, stop_executor, unit_of_work
 from store.migrations import migrate_database
@@ -132,12 +132,15 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings.replace(port=args.port)
     configure_logging(settings.log_level)
     if args.processes > 1:
-        # Migrate once in the parent, then fork; every child binds with SO_REUSEPORT.
+        # Migrate once in the parent, then fork; every child builds its own context, actors and
+        # database pool, and binds with SO_REUSEPORT. The parent forwards SIGTERM/SIGINT.
         init_database(settings.database_url)
         with unit_of_work():
             migrate_database()
         close_database()
-        tornado.process.fork_processes(args.processes)
+        if fork_children(args.processes) is None:
+            print("Windback: every process stopped", flush=True)
+            return 0  # the supervising parent, after all children stopped
     asyncio.run(serve(settings, reuse_port=args.processes > 1))
     return 0
 
@@ -159,6 +162,8 @@ async def serve(settings: Settings, reuse_port: bool = False) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
+    if stop_requested():  # told to stop while starting up
+        stopping.set()
     await stopping.wait()
     print("Windback: stopping (finishing requests in flight)", flush=True)
     await server.stop()
