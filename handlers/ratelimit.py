@@ -51,6 +51,7 @@ class Decision:
 class RateLimiter:
     def __init__(self, scale: float = 1.0, max_keys: int = 100_000, clock=time.monotonic):
         self.scale = scale
+        self.max_keys = max_keys
         self._buckets: cachetools.LRUCache = cachetools.LRUCache(maxsize=max_keys)
         self._lock = threading.Lock()
         self._clock = clock

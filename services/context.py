@@ -27,6 +27,7 @@ class KeyCache:
     rotation within `ttl` seconds (docs/deploy.md)."""
 
     def __init__(self, ttl: float = 5.0, maxsize: int = 10_000):
+        self.maxsize = maxsize
         self._cache: cachetools.TTLCache = cachetools.TTLCache(maxsize=maxsize, ttl=ttl)
         self._lock = threading.Lock()
 
@@ -41,6 +42,10 @@ class KeyCache:
     def clear(self) -> None:
         with self._lock:
             self._cache.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._cache)
 
 
 @dataclass
