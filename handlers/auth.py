@@ -8,6 +8,7 @@ import tornado.ioloop
 
 from handlers.base import PUBLIC, SIGNED_IN, BaseHandler
 from handlers.errors import ApiError, bad_request, conflict, unauthorized
+from handlers.responses import BOOLEAN, ME_OUT, SESSION_OUT, Returns, obj
 from handlers.validation import Email, Schema, String
 from services.mailer import DeliveryFailed, build_message
 from services.security import (PasswordTooLong, check_password, hash_password, issue_jwt, new_token,
@@ -51,8 +52,12 @@ class AuthHandler(BaseHandler):
 
 
 class RegisterHandler(AuthHandler):
+    body_schemas = {"POST": REGISTER}
+    response_schemas = {"POST": Returns(SESSION_OUT, status=201)}
+
     async def post(self):
-        body = self.parse_body(REGISTER)
+        """Create an account and sign in."""
+        body = self.parse_body()
         password_hash = await hash_password(body["password"], self.ctx.settings.bcrypt_rounds)
         try:
             user = await run_db(users.create_user, body["email"], body.get("name"), password_hash)
@@ -62,8 +67,12 @@ class RegisterHandler(AuthHandler):
 
 
 class LoginHandler(AuthHandler):
+    body_schemas = {"POST": LOGIN}
+    response_schemas = {"POST": Returns(SESSION_OUT)}
+
     async def post(self):
-        body = self.parse_body(LOGIN)
+        """Sign in with email and password."""
+        body = self.parse_body()
         user = await run_db(users.user_by_email, body["email"])
         # The same check (and time) whether or not the account exists.
         ok = await check_password(body["password"], user.password_hash if user else None,
@@ -75,8 +84,10 @@ class LoginHandler(AuthHandler):
 
 class MeHandler(BaseHandler):
     rules = {"GET": SIGNED_IN}
+    response_schemas = {"GET": Returns(ME_OUT)}
 
     async def get(self):
+        """The signed-in user and their projects."""
         data = await run_db(users.user_with_projects, self.user_id)
         if data is None:
             raise unauthorized("Invalid or expired token")
@@ -84,8 +95,12 @@ class MeHandler(BaseHandler):
 
 
 class ForgotPasswordHandler(AuthHandler):
+    body_schemas = {"POST": FORGOT}
+    response_schemas = {"POST": Returns(obj({"sent": BOOLEAN}))}
+
     async def post(self):
-        body = self.parse_body(FORGOT)
+        """Email a password-reset link (always the same answer)."""
+        body = self.parse_body()
         # Always the same answer; the email (if any) is sent after it, so timing tells nothing.
         tornado.ioloop.IOLoop.current().spawn_callback(self.send_reset_email, body["email"])
         await self.reply({"sent": True})
@@ -108,8 +123,12 @@ class ForgotPasswordHandler(AuthHandler):
 
 
 class ResetPasswordHandler(AuthHandler):
+    body_schemas = {"POST": RESET}
+    response_schemas = {"POST": Returns(obj({"reset": BOOLEAN}))}
+
     async def post(self):
-        body = self.parse_body(RESET)
+        """Set a new password with the token from the reset email."""
+        body = self.parse_body()
         try:
             password_hash = await hash_password(body["password"], self.ctx.settings.bcrypt_rounds)
         except PasswordTooLong:

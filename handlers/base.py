@@ -65,6 +65,12 @@ def list_query_schema(sort_fields: tuple[str, ...], default_sort: str = "created
 class BaseHandler(tornado.web.RequestHandler):
     rules: dict[str, Rule] = {}  # method -> Rule; a method without one is refused
     rate_limit_group = "general"
+    # Declared once, used by `parse_body`/`parse_query` and by the OpenAPI document
+    # (handlers/openapi.py): method -> Schema, and method -> handlers.responses.Returns.
+    body_schemas: dict[str, Schema] = {}
+    query_schemas: dict[str, Schema] = {}
+    response_schemas: dict = {}
+    body_optional: tuple[str, ...] = ()  # methods whose body may be left out (then `{}`)
 
     # Set by `prepare`.
     user_id: str | None = None
@@ -192,14 +198,19 @@ class BaseHandler(tornado.web.RequestHandler):
             message = f"The body is not valid JSON: {error}"
         raise ApiError(400, "VALIDATION_ERROR", message, [{"field": "body", "message": message}])
 
-    def parse_body(self, schema: Schema, partial: bool = False) -> dict:
+    def parse_body(self, schema: Schema | None = None, partial: bool = False) -> dict:
+        """The body validated by `schema`, by default the method's entry in `body_schemas`."""
+        schema = schema or self.body_schemas[self.request.method]
+        if not self.request.body and self.request.method in self.body_optional:
+            return schema.validate({}, partial=partial)
         body = self.json_body()
         if not isinstance(body, dict):
             raise ApiError(400, "VALIDATION_ERROR", "The body must be a JSON object",
                            [{"field": "body", "message": "must be a JSON object"}])
         return schema.validate(body, partial=partial)
 
-    def parse_query(self, schema: Schema) -> dict:
+    def parse_query(self, schema: Schema | None = None) -> dict:
+        schema = schema or self.query_schemas[self.request.method]
         args = {name: values[-1].decode("utf-8", "replace") for name, values in self.request.query_arguments.items()}
         return schema.validate(args, from_query=True)
 

@@ -5,6 +5,7 @@ State changes go to the project's actor; reads query the store from the worker p
 from __future__ import annotations
 
 from handlers.base import PROJECT_MEMBER, BaseHandler, list_query_schema
+from handlers.responses import CHURN_EVENT_OUT, Returns
 from handlers.validation import Choice, Email, Integer, JsonObject, Schema, String, Timestamp
 from store import churn_events
 from store.db import run_db
@@ -52,16 +53,23 @@ FILTERS = ("status", "source", "cancel_reason", "customer_email", "customer_id",
 
 class ChurnEventsHandler(BaseHandler):
     rules = {"GET": PROJECT_MEMBER, "POST": PROJECT_MEMBER}
+    query_schemas = {"GET": LIST}
+    body_schemas = {"POST": CHURN_EVENT}
+    response_schemas = {"GET": Returns(CHURN_EVENT_OUT, paged=True),
+                        "POST": Returns(CHURN_EVENT_OUT, status=201, also=(200,),
+                                        description="201: created; 200: the customer's open event, updated")}
 
     async def get(self, slug):
-        query = self.parse_query(LIST)
+        """List churn events, filtered and sorted."""
+        query = self.parse_query()
         filters = {name: query[name] for name in FILTERS if name in query}
         rows, total = await run_db(churn_events.list_events, self.project.id, filters, query["sort"],
                                    query["order"], self.offset(query), query["per_page"])
         await self.reply(rows, meta=self.page_meta(query, total))
 
     async def post(self, slug):
-        fields = self.parse_body(CHURN_EVENT)
+        """Record a churn (or update the customer's open event)."""
+        fields = self.parse_body()
         fields["source"] = "api"
         event, created = await self.ctx.actors.project(self.project.id).create_churn_event(fields)
         await self.reply(event, status=201 if created else 200)
@@ -69,8 +77,10 @@ class ChurnEventsHandler(BaseHandler):
 
 class ChurnEventHandler(BaseHandler):
     rules = {"GET": PROJECT_MEMBER}
+    response_schemas = {"GET": Returns(CHURN_EVENT_OUT)}
 
     async def get(self, slug, event_id):
+        """One churn event."""
         event = await run_db(lambda: churn_events.event_json(
             self.project.id, churn_events.get_event(self.project.id, event_id)))
         await self.reply(event)
@@ -78,9 +88,13 @@ class ChurnEventHandler(BaseHandler):
 
 class RecoveredHandler(BaseHandler):
     rules = {"POST": PROJECT_MEMBER}
+    body_schemas = {"POST": RECOVERED}
+    body_optional = ("POST",)
+    response_schemas = {"POST": Returns(CHURN_EVENT_OUT)}
 
     async def post(self, slug, event_id):
-        body = self.parse_body(RECOVERED) if self.request.body else {}
+        """Mark a churn event recovered (409 when already recovered or saved)."""
+        body = self.parse_body()
         event = await self.ctx.actors.project(self.project.id).mark_recovered(
             event_id, body.get("recovered_mrr_cents"))
         await self.reply(event)
@@ -88,9 +102,12 @@ class RecoveredHandler(BaseHandler):
 
 class CancelReasonHandler(BaseHandler):
     rules = {"PATCH": PROJECT_MEMBER}
+    body_schemas = {"PATCH": CANCEL_REASON}
+    response_schemas = {"PATCH": Returns(CHURN_EVENT_OUT)}
 
     async def patch(self, slug, event_id):
-        body = self.parse_body(CANCEL_REASON)
+        """Change the cancel reason of a churn event."""
+        body = self.parse_body()
         event = await self.ctx.actors.project(self.project.id).update_cancel_reason(
             event_id, body["cancel_reason"], body.get("cancel_reason_detail"), "cancel_reason_detail" in body)
         await self.reply(event)

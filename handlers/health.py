@@ -4,6 +4,7 @@ from __future__ import annotations
 from config import VERSION
 from handlers.base import PUBLIC, BaseHandler
 from handlers.errors import ApiError
+from handlers.responses import HEALTH_OUT, Returns
 from store.db import database, run_db
 
 
@@ -14,8 +15,10 @@ def _ping() -> bool:
 
 class HealthHandler(BaseHandler):
     rules = {"GET": PUBLIC}
+    response_schemas = {"GET": Returns(HEALTH_OUT)}
 
     async def get(self):
+        """Database reachable, actors running, version (no authentication)."""
         try:
             await run_db(_ping)
         except Exception:

@@ -5,6 +5,8 @@ import email.utils
 
 from handlers.base import PROJECT_ADMIN, PROJECT_MEMBER, SIGNED_IN, BaseHandler, list_query_schema
 from handlers.errors import ApiError, conflict, forbidden
+from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_OUT, PROJECT_WITH_ROLE_OUT, ROTATED_KEYS_OUT,
+                                Returns)
 from handlers.validation import Boolean, FieldError, Integer, JsonObject, Nested, Schema, String
 from store import projects
 from store.db import run_db
@@ -50,14 +52,20 @@ LIST = list_query_schema(("created_at",))
 
 class ProjectsHandler(BaseHandler):
     rules = {"GET": SIGNED_IN, "POST": SIGNED_IN}
+    query_schemas = {"GET": LIST}
+    body_schemas = {"POST": CREATE}
+    response_schemas = {"GET": Returns(PROJECT_WITH_ROLE_OUT, paged=True),
+                        "POST": Returns(CREATED_PROJECT_OUT, status=201)}
 
     async def get(self):
-        query = self.parse_query(LIST)
+        """The projects the signed-in user is a member of."""
+        query = self.parse_query()
         rows, total = await run_db(projects.list_projects, self.user_id, self.offset(query), query["per_page"])
         await self.reply(rows, meta=self.page_meta(query, total))
 
     async def post(self):
-        body = self.parse_body(CREATE)
+        """Create a project; the answer shows its secret key, once."""
+        body = self.parse_body()
         try:
             project, secret_key = await run_db(projects.create_project, self.user_id, body["name"], body.get("slug"))
         except projects.SlugTaken:
@@ -70,12 +78,16 @@ class ProjectsHandler(BaseHandler):
 
 class ProjectHandler(BaseHandler):
     rules = {"GET": PROJECT_MEMBER, "PATCH": PROJECT_ADMIN}
+    body_schemas = {"PATCH": PATCH}
+    response_schemas = {"GET": Returns(PROJECT_OUT), "PATCH": Returns(PROJECT_OUT)}
 
     async def get(self, slug):
+        """One project."""
         await self.reply(projects.project_json(self.project))
 
     async def patch(self, slug):
-        body = self.parse_body(PATCH, partial=True)
+        """Rename a project or change its settings (merged key by key)."""
+        body = self.parse_body(partial=True)
         if "slug" in body:
             raise ApiError(400, "VALIDATION_ERROR", "A project's slug never changes",
                            [{"field": "slug", "message": "cannot be changed"}])
@@ -89,9 +101,13 @@ class ProjectHandler(BaseHandler):
 
 class RotateKeysHandler(BaseHandler):
     rules = {"POST": PROJECT_ADMIN}
+    body_schemas = {"POST": ROTATE}
+    body_optional = ("POST",)
+    response_schemas = {"POST": Returns(ROTATED_KEYS_OUT)}
 
     async def post(self, slug):
-        body = self.parse_body(ROTATE) if self.request.body else ROTATE.validate({})
+        """Rotate the project's secret key (and optionally its public key)."""
+        body = self.parse_body()
         result = await run_db(projects.rotate_keys, self.project.id, body["grace_seconds"], body["public_key"])
         self.ctx.keys.clear()
         self.ctx.project_changed(self.project.id)

@@ -87,8 +87,8 @@ class String(Field):
         schema = {"type": "string", "maxLength": self.max_length}
         if self.min_length:
             schema["minLength"] = self.min_length
-        if self.pattern:
-            schema["pattern"] = self.pattern.pattern
+        if self.pattern:  # validated with fullmatch; a JSON Schema pattern matches anywhere
+            schema["pattern"] = f"^(?:{self.pattern.pattern})$"
         return schema
 
 
