@@ -28,6 +28,7 @@ setup(
             "pytest-tornado>=0.8,<0.9",
             "aiosmtpd>=1.4,<2",
             "playwright>=1.40,<2",  # drives Debian's chromium (executable_path); no browser download
+            "schemathesis>=4.3,<5",  # fuzzes the live server from docs/openapi.json (tests/test_contract.py)
         ],
     },
     entry_points={"console_scripts": ["windback-server=server:main"]},
