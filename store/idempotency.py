@@ -10,6 +10,9 @@ from store.db import transaction
 from store.models import IdempotencyKey, utcnow
 
 KEEP = dt.timedelta(hours=24)
+# A claim still in flight after this long belongs to a process that died (kill -9, power loss)
+# mid-request; a retry may take it over rather than be refused for 24 h. Longer than any request.
+IN_FLIGHT_LEASE = dt.timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,19 @@ def claim(scope: str, key: str, method: str, path: str, body_hash: str) -> Outco
     if row.method != method or row.path != path or row.body_hash != body_hash:
         return Outcome("conflict", message="This Idempotency-Key was already used with another request")
     if row.state != "done":
+        if row.created_at < now - IN_FLIGHT_LEASE and _take_over(row, now):
+            return Outcome("claimed")
         return Outcome("conflict", message="A request with this Idempotency-Key is still in progress")
     return Outcome("replay", row.response_status, row.response_body)
+
+
+def _take_over(row: IdempotencyKey, now: dt.datetime) -> bool:
+    """Claim an abandoned in-flight key; a conditional UPDATE so only one retry wins."""
+    with transaction():
+        return (IdempotencyKey.update(created_at=now)
+                .where((IdempotencyKey.scope == row.scope) & (IdempotencyKey.key == row.key)
+                       & (IdempotencyKey.state == "in_flight") & (IdempotencyKey.created_at == row.created_at))
+                .execute()) == 1
 
 
 def complete(scope: str, key: str, status: int, body: str) -> None:
