@@ -100,3 +100,66 @@ def test_concurrent_recovered_through_two_processes_answers_200_once(live_server
     for server in (first, second):
         status, body = call(server.url, "GET", f"/projects/{slug}/churn-events/{event_id}", key=key)
         assert body["data"]["status"] == "recovered" and body["data"]["recovered_mrr_cents"] == 4900
+
+
+def _has_route(fragment: str) -> bool:
+    from handlers import all_routes
+
+    return any(fragment in route[0] for route in all_routes())
+
+
+def stripe_event(event_id: str, email: str, created: int) -> bytes:
+    import json
+
+    return json.dumps({
+        "id": event_id, "object": "event", "type": "customer.subscription.deleted", "created": created,
+        "livemode": False, "api_version": "2024-06-20",
+        "data": {"object": {
+            "id": "sub_cross", "object": "subscription", "customer": "cus_cross", "status": "canceled",
+            "currency": "usd", "metadata": {"email": email}, "cancel_at_period_end": False,
+            "items": {"object": "list", "data": [{"id": "si_1", "object": "subscription_item", "quantity": 1,
+                                                  "price": {"id": "price_1", "object": "price", "unit_amount": 4900,
+                                                            "currency": "usd",
+                                                            "recurring": {"interval": "month", "interval_count": 1}}}]},
+        }},
+    }).encode()
+
+
+@needs_postgres
+@pytest.mark.skipif(not _has_route("/webhooks/stripe"), reason="the Stripe webhook endpoint is not built yet")
+def test_one_stripe_event_delivered_to_two_processes_at_once_makes_one_churn_event(live_server):
+    import stripe
+
+    first, second = live_server(), live_server()
+    token, project = owner_with_project(first.url)
+    slug, key = project["slug"], project["secret_key"]
+    secret = "whsec_cross_process_test_secret"
+    status, body = call(first.url, "PATCH", f"/projects/{slug}", {"settings": {"stripe_webhook_secret": secret}},
+                        token=token)
+    assert status == 200, body
+    payload = stripe_event("evt_cross_1", "ada@example.com", int(time.time()))
+    signature = stripe.WebhookSignature.generate_signature_header(payload.decode(), secret)
+    start = threading.Barrier(10)
+    answers: list = []
+
+    def deliver(base):
+        start.wait()
+        answers.append(call(base, "POST", f"/webhooks/stripe/{project['public_key']}", raw=payload,
+                            headers={"Stripe-Signature": signature}))
+
+    threads = [threading.Thread(target=deliver, args=(server.url,)) for server in (first, second) * 5]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert [status for status, _ in answers] == [200] * 10, answers
+    assert sorted(body["data"]["duplicate"] for _, body in answers) == [False] + [True] * 9
+
+    def churn_events():
+        return call(first.url, "GET", f"/projects/{slug}/churn-events", key=key)[1]
+
+    assert wait_for(lambda: churn_events()["meta"]["total"] >= 1), "the delivery was processed"
+    time.sleep(0.5)  # any second processing would have landed by now
+    listed = churn_events()
+    assert listed["meta"]["total"] == 1
+    assert listed["data"][0]["customer_email"] == "ada@example.com" and listed["data"][0]["source"] == "stripe"
