@@ -46,7 +46,7 @@ def parse_jwks(text: str) -> dict[str, jwt.PyJWK]:
             continue
         try:
             keys[entry["kid"]] = jwt.PyJWK(entry, algorithm="RS256")
-        except jwt.PyJWKError as error:
+        except (jwt.PyJWKError, jwt.InvalidKeyError) as error:
             log.warning("ignoring an unreadable key %s in the JWKS: %s", entry.get("kid"), error)
     return keys
 
