@@ -57,11 +57,14 @@ class GoogleSignInHandler(AuthHandler):
             raise refused
         try:
             claims = jwt.decode(id_token, key.key, algorithms=["RS256"], audience=client_id,
-                                issuer=GOOGLE_ISSUERS, leeway=CLOCK_SKEW_SECONDS,
-                                options={"require": ["exp", "iat", "iss", "aud", "sub"]})
+                                leeway=CLOCK_SKEW_SECONDS, options={"require": ["exp", "iat", "iss", "aud", "sub"]})
         except jwt.InvalidTokenError as error:
             log.info("Google ID token refused: %s", error)
             raise refused from None
+        # Checked here rather than by `issuer=`: PyJWT's handling of several issuers changed
+        # across the versions setup.py allows (2.9 lists only, 2.10 a partial-match bug).
+        if claims["iss"] not in GOOGLE_ISSUERS:
+            raise refused
         if claims.get("email_verified") not in (True, "true"):
             raise unauthorized("The Google account's email address is not verified")
         if not isinstance(claims.get("email"), str) or "@" not in claims["email"] or not isinstance(claims["sub"], str):
