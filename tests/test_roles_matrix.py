@@ -68,40 +68,55 @@ def user_id_of(token: str) -> str:
     return jwt.decode(token, options={"verify_signature": False})["sub"]
 
 
-async def build_project(api) -> dict:
-    """A project with one user per role (plus targets for team changes), an open churn event
-    and a pending invitation. Returns the credentials and the path values."""
-    owner, project = await api.owner("acme")
-    people = {}
-    for name, role in (("admin", "admin"), ("member", "member"), ("target_member", "member"),
-                       ("target_admin", "admin"), ("co_owner", "owner"), ("non_member", None)):
-        people[name] = await api.signup(email=f"{name}-{secrets.token_hex(3)}@example.com")
-        if role:
-            with unit_of_work():
-                add_member(project["id"], user_id_of(people[name]), role)
-    event = await api.post("/projects/acme/churn-events", {"customer_email": "old@customer.co"},
-                           key=project["secret_key"])
-    invitation = await api.post("/projects/acme/invitations", {"email": "pending@team.co", "role": "member"},
-                                token=owner)
-    assert event.status == 201 and invitation.status == 201
-    return {
-        "credentials": {"owner": {"token": owner}, "admin": {"token": people["admin"]},
-                        "member": {"token": people["member"]}, "non_member": {"token": people["non_member"]},
-                        "api_key": {"key": project["secret_key"]}},
-        "path": {"slug": "acme", "event": event.data["id"], "invitation": invitation.data["id"],
-                 **{name: user_id_of(people[name]) for name in ("target_member", "target_admin", "co_owner")}},
-    }
+class World:
+    """The same people in a fresh project per cell: a cell that changes something (removing a
+    member, rotating keys) cannot affect another, and the database is emptied only once."""
+
+    TEAM = (("admin", "admin"), ("member", "member"), ("target_member", "member"),
+            ("target_admin", "admin"), ("co_owner", "owner"))
+
+    def __init__(self, api):
+        self.api = api
+        self.tokens: dict[str, str] = {}
+        self.projects = 0
+
+    async def sign_up_everyone(self) -> None:
+        for name in ("owner", "non_member", *(name for name, _ in self.TEAM)):
+            self.tokens[name] = await self.api.signup(email=f"{name}-{secrets.token_hex(3)}@example.com")
+
+    async def new_project(self) -> tuple[dict, dict]:
+        """A project with one person per role, an open churn event and a pending invitation:
+        (credentials per caller, values for the path)."""
+        self.projects += 1
+        slug = f"matrix-{self.projects}"
+        project = await self.api.new_project(self.tokens["owner"], name=f"Matrix {self.projects}", slug=slug)
+        with unit_of_work():
+            for name, role in self.TEAM:
+                add_member(project["id"], user_id_of(self.tokens[name]), role)
+        event = await self.api.post(f"/projects/{slug}/churn-events", {"customer_email": "old@customer.co"},
+                                    key=project["secret_key"])
+        invitation = await self.api.post(f"/projects/{slug}/invitations",
+                                         {"email": "pending@team.co", "role": "member"}, token=self.tokens["owner"])
+        assert event.status == 201 and invitation.status == 201
+        credentials = {name: {"token": self.tokens[name]} for name in CALLERS if name != "api_key"}
+        credentials["api_key"] = {"key": project["secret_key"]}
+        path = {"slug": slug, "event": event.data["id"], "invitation": invitation.data["id"],
+                **{name: user_id_of(self.tokens[name]) for name in ("target_member", "target_admin", "co_owner")}}
+        return credentials, path
 
 
-CELLS = [(r, caller) for r in ROWS for caller in CALLERS]
-
-
-@pytest.mark.parametrize("entry,caller", CELLS, ids=[f"{r} {r.body or ''} as {c}" for r, c in CELLS])
-@pytest.mark.gen_test
-async def test_role_matrix(api, entry: Row, caller: str):
-    world = await build_project(api)
-    path = entry.path.format(**world["path"])
-    response = await api.request(entry.method, path, entry.body, **world["credentials"][caller])
-    assert response.status == entry.expected[caller], response
-    if response.status in (403, 404):
-        assert response.error["code"] == ("FORBIDDEN" if response.status == 403 else "NOT_FOUND")
+@pytest.mark.gen_test(timeout=300)
+async def test_role_matrix(api):
+    world = World(api)
+    await world.sign_up_everyone()
+    wrong = []
+    for entry in ROWS:
+        for caller in CALLERS:
+            credentials, values = await world.new_project()
+            response = await api.request(entry.method, entry.path.format(**values), entry.body, **credentials[caller])
+            expected = entry.expected[caller]
+            code_ok = response.status not in (403, 404) or response.error["code"] == (
+                "FORBIDDEN" if response.status == 403 else "NOT_FOUND")
+            if response.status != expected or not code_ok:
+                wrong.append(f"{entry} {entry.body or ''} as {caller}: expected {expected}, got {response}")
+    assert not wrong, "\n".join(wrong)
