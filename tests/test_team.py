@@ -241,3 +241,54 @@ async def test_an_invitation_whose_email_fails_is_not_kept(api, inbox):
     failed = await api.post("/projects/acme/invitations", {"email": "kim@example.com", "role": "member"}, token=owner)
     assert failed.status == 502 and failed.error["code"] == "DELIVERY_FAILED"
     assert (await api.get("/projects/acme/invitations", token=owner)).data == []
+
+
+@pytest.mark.gen_test
+async def test_two_accepts_of_one_invitation_at_once_make_one_membership(api, inbox):
+    import asyncio
+
+    owner, _ = await api.owner()
+    await invite(api, owner, "max@example.com")
+    token = inbox.token_in(inbox.messages[-1])
+    max_token = await api.signup(email="max@example.com")
+    results = await asyncio.gather(*[api.post(f"/invitations/{token}/accept", token=max_token) for _ in range(4)])
+    assert sorted(r.status for r in results) == [200, 400, 400, 400]
+    members = (await api.get("/projects/acme/members", token=owner)).data
+    assert sorted(m["email"] for m in members if m["role"] == "member") == ["max@example.com"]
+
+
+def test_owners_removing_each_other_in_parallel_never_leave_a_project_without_an_owner(ctx):
+    """Two server processes (here: two threads) removing each other at the same instant: the
+    project's row lock makes the last-owner check and the delete one step."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from handlers.errors import ApiError
+    from store import projects, team, users
+    from store.models import Membership
+
+    with unit_of_work():
+        first = users.create_user("first@example.com", None, None).id
+        second = users.create_user("second@example.com", None, None).id
+
+    def remove(project_id, actor, target, barrier):
+        barrier.wait()
+        try:
+            with unit_of_work():
+                team.remove_member(project_id, actor, target)
+            return 204
+        except ApiError as error:
+            return error.status
+
+    with ThreadPoolExecutor(2) as pool:
+        for round_number in range(12):
+            with unit_of_work():
+                project, _ = projects.create_project(first, "Race", f"race-{round_number}")
+                team.add_member(project.id, second, "owner")
+            barrier = threading.Barrier(2)
+            statuses = sorted(pool.map(lambda pair: remove(project.id, *pair, barrier),
+                                       [(first, second), (second, first)]))
+            with unit_of_work():
+                owners = Membership.select().where((Membership.project == project.id)
+                                                   & (Membership.role == "owner")).count()
+            assert owners == 1 and statuses[0] == 204 and statuses[1] in (404, 409), (round_number, statuses)
