@@ -31,12 +31,14 @@ class GoogleSignInHandler(AuthHandler):
             raise bad_request("Sign-in with Google is not configured on this server "
                               "(the operator sets WINDBACK_GOOGLE_CLIENT_ID)")
         claims = await self.verify(body["id_token"], client_id)
-        user = await run_db(user_for_google, claims["sub"], claims["email"], claims.get("name"))
+        name = claims.get("name") if isinstance(claims.get("name"), str) else None
+        user = await run_db(user_for_google, claims["sub"], claims["email"], name[:200] if name else None)
         await self.reply(self.session(user))
 
     def google_keys(self) -> GoogleKeys:
+        """One cache per process, made on first use."""
         keys = self.ctx.extras.get("google_keys")
-        if keys is None or keys.url != self.ctx.settings.google_jwks_url:
+        if keys is None:
             keys = self.ctx.extras["google_keys"] = GoogleKeys(self.ctx.settings.google_jwks_url)
         return keys
 
@@ -67,7 +69,10 @@ class GoogleSignInHandler(AuthHandler):
             raise refused
         if claims.get("email_verified") not in (True, "true"):
             raise unauthorized("The Google account's email address is not verified")
-        if not isinstance(claims.get("email"), str) or "@" not in claims["email"] or not isinstance(claims["sub"], str):
+        email = claims.get("email")
+        if not isinstance(email, str) or "@" not in email or len(email) > 254:
+            raise refused
+        if not isinstance(claims["sub"], str) or not 0 < len(claims["sub"]) <= 255:
             raise refused
         return claims
 

@@ -137,6 +137,9 @@ async def test_an_existing_account_with_the_same_email_is_linked(api, key_a):
     assert login.status == 200 and login.data["user"]["id"] == user_id
     again = await api.post("/auth/google", {"id_token": key_a.sign(email="gina.new@example.com")})
     assert again.status == 200 and again.data["user"]["id"] == user_id
+    # Another Google account with the same address does not take over the linked account.
+    other = await api.post("/auth/google", {"id_token": key_a.sign(sub="google-sub-2")})
+    assert other.status == 409 and other.error["code"] == "CONFLICT"
 
 
 REFUSED = {
