@@ -161,13 +161,14 @@ REFUSED = {
 }
 
 
-@pytest.mark.parametrize("case", list(REFUSED))
 @pytest.mark.gen_test
-async def test_bad_tokens_are_refused(api, jwks, key_a, case):
-    response = await api.post("/auth/google", {"id_token": REFUSED[case](key_a)})
-    assert response.status == 401, response
-    assert response.error["code"] == "UNAUTHORIZED"
-    assert table_count(User) == 0  # nobody was created or linked
+async def test_bad_tokens_are_refused(api, jwks, key_a):
+    for case, make_token in REFUSED.items():
+        response = await api.post("/auth/google", {"id_token": make_token(key_a)})
+        assert response.status == 401, (case, response)
+        assert response.error["code"] == "UNAUTHORIZED", case
+        assert table_count(User) == 0, case  # nobody was created or linked
+    # The same server takes a good token.
     good = await api.post("/auth/google", {"id_token": key_a.sign()})
     assert good.status == 200 and good.data["user"]["email"] == "gina@example.com"
 
