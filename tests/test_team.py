@@ -101,9 +101,11 @@ async def test_invitation_arrives_by_email_and_only_the_invited_address_can_acce
 
 @pytest.mark.gen_test
 async def test_expired_invitation_is_refused(api, inbox):
-    owner, _ = await api.owner()
+    owner, project = await api.owner()
     created = await invite(api, owner, "late@example.com")
     token = inbox.token_in(inbox.messages[-1])
+    with_key = await api.post(f"/invitations/{token}/accept", key=project["secret_key"])
+    assert with_key.status == 403  # an API key never manages a team
     with unit_of_work():
         Invitation.update(expires_at=utcnow() - dt.timedelta(minutes=1)).where(
             Invitation.id == created.data["id"]).execute()
