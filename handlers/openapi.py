@@ -67,11 +67,18 @@ def handler_methods(handler: type) -> list[str]:
             if getattr(handler, m.lower(), None) is not getattr(tornado.web.RequestHandler, m.lower())]
 
 
+def _unpack(route) -> tuple[str, type]:
+    """(regex, handler class) of a route given as a tuple or a `tornado.web.url`."""
+    if isinstance(route, tornado.web.URLSpec):
+        return route.regex.pattern, route.handler_class
+    return route[0], route[1]
+
+
 def routes_and_methods(routes) -> set[tuple[str, str]]:
     """{(OpenAPI path, method)} of a route table."""
     found = set()
     for route in routes:
-        pattern, handler = route[0], route[1]
+        pattern, handler = _unpack(route)
         path, _ = path_template(pattern)
         found.update((path, method) for method in handler_methods(handler))
     return found
@@ -174,7 +181,7 @@ def build_document(routes=None) -> dict:
         routes = all_routes()
     paths: dict[str, dict] = {}
     for route in routes:
-        pattern, handler = route[0], route[1]
+        pattern, handler = _unpack(route)
         path, parameters = path_template(pattern)
         for method in handler_methods(handler):
             paths.setdefault(path, {})[method.lower()] = operation(handler, method, path, parameters)
