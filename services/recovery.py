@@ -45,10 +45,11 @@ async def generate_variants(ctx: Context, project_id: str, event_id: str) -> tup
     claim, inputs = await actor.claim_generation(event_id, ctx.writer.max_seconds + 30.0)
     try:
         written = await ctx.writer.write(make_brief(**inputs))
+        variants = await actor.commit_generation(event_id, claim, written.drafts, written.generator)
     except Exception:
+        # E.g. the event was recovered meanwhile (409): the commit rolled back, so free the claim.
         await actor.release_generation(event_id, claim)
         raise
-    variants = await actor.commit_generation(event_id, claim, written.drafts, written.generator)
     return variants, written.warnings
 
 

@@ -8,6 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from services.writers import PAIRS
+from store.db import unit_of_work
+from store.variants import VariantGeneration
 from tests.conftest import free_port
 from tests.test_variants import BASE, setup_event
 
@@ -170,3 +172,20 @@ async def test_a_slow_model_holds_neither_the_project_nor_a_second_generate(pati
     assert r.status == 201 and len(r.data) == 9
     assert all(v["generator"] == "openai:test-model" for v in r.data)  # the held answer, not a fallback
     assert len(fake_openai.requests) == 1
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_an_event_recovered_while_its_emails_are_written_keeps_no_variants(patient_openai, api):
+    _, key, event = await setup_event(api)
+    generating = asyncio.ensure_future(api.post(f"{BASE}/{event['id']}/generate", key=key))
+    while not patient_openai.received.is_set():
+        await asyncio.sleep(0.01)
+    r = await api.post(f"{BASE}/{event['id']}/recovered", key=key)
+    assert r.status == 200
+    patient_openai.release.set()
+    r = await generating
+    assert r.status == 409 and "recovered" in r.error["message"]
+    r = await api.get(f"{BASE}/{event['id']}/variants", key=key)
+    assert r.json["meta"]["total"] == 0
+    with unit_of_work():
+        assert VariantGeneration.select().count() == 0  # the claim was released
