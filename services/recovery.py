@@ -73,7 +73,7 @@ def unsubscribe_url(ctx: Context, project_id: str, email_address: str) -> str:
 
 def with_footer(text: str, body_html: str, url: str) -> tuple[str, str]:
     """The visible unsubscribe link, in both parts."""
-    text = text.rstrip() + f"\n\n--\nDon't want these emails? Unsubscribe: {url}\n"
+    text = text.rstrip() + f"\n\n-- \nDon't want these emails? Unsubscribe: {url}\n"
     link = (f'<p style="font-size: 12px; color: #6e7781;">Don\'t want these emails? '
             f'<a href="{html.escape(url)}">Unsubscribe</a></p>')
     lowered = body_html.lower()
@@ -84,7 +84,8 @@ def with_footer(text: str, body_html: str, url: str) -> tuple[str, str]:
 
 def compose(ctx: Context, project_id: str, parts: dict):
     sender = parts["mail_from"] or ctx.settings.mail_from
-    domain = email.utils.parseaddr(sender)[1].rpartition("@")[2] or "windback.local"
+    address = email.utils.parseaddr(sender)[1]
+    domain = address.rpartition("@")[2] if "@" in address else "windback.local"
     name = " ".join((parts.get("customer_name") or "").split())
     url = unsubscribe_url(ctx, project_id, parts["to"])
     text, body_html = with_footer(parts["body_text"], parts["body_html"], url)
