@@ -175,3 +175,25 @@ async def test_two_concurrent_sends_of_one_variant_deliver_once(smtp, api):
     first, second = await asyncio.gather(api.post(url, key=key), api.post(url, key=key))
     assert sorted([first.status, second.status]) == [200, 409]
     assert len(smtp.messages) == 1
+
+
+@pytest.mark.gen_test
+async def test_a_retried_send_with_the_same_idempotency_key_is_answered_once(smtp, api):
+    _, key, event = await setup_event(api)
+    nine = (await api.post(f"{BASE}/{event['id']}/generate", key=key)).data
+    url = f"{BASE}/{event['id']}/variants/{nine[2]['id']}/send"
+    first = await api.post(url, key=key, headers={"Idempotency-Key": "send-1"})
+    again = await api.post(url, key=key, headers={"Idempotency-Key": "send-1"})
+    assert first.status == again.status == 200
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.data == first.data
+    assert len(smtp.messages) == 1
+
+
+@pytest.mark.gen_test
+async def test_customer_supplied_markup_arrives_escaped(smtp, api):
+    _, key, event = await setup_event(api, customer_name="<script>alert(1)</script>", plan="<b>Gold</b>")
+    nine = (await api.post(f"{BASE}/{event['id']}/generate", key=key)).data
+    assert all("<script>" not in v["body_html"] and "&lt;script&gt;" in v["body_html"] for v in nine)
+    assert (await api.post(f"{BASE}/{event['id']}/variants/{nine[0]['id']}/send", key=key)).status == 200
+    html_part = smtp.messages[0][2].get_body(("html",)).get_content()
+    assert "<script>" not in html_part and "&lt;b&gt;Gold&lt;/b&gt;" in html_part
