@@ -136,16 +136,17 @@ def claim_generation(project_id: str, event_id: str, ttl_seconds: float) -> tupl
         _refuse_closed(event, "generate variants")
         if Variant.select(Variant.id).where((Variant.churn_event == event_id) & _sending(now)).exists():
             raise conflict("A variant of this churn event is being sent; try again in a moment")
-        # Take over an expired claim (its process died), else insert a fresh one.
-        taken = (VariantGeneration.update(claim=claim, expires_at=expires)
-                 .where((VariantGeneration.churn_event == event_id) & (VariantGeneration.expires_at <= now))
-                 .execute())
-        if not taken:
-            try:
-                with transaction():  # nested: a savepoint, so PostgreSQL's transaction survives
-                    VariantGeneration.insert(churn_event=event_id, claim=claim, expires_at=expires).execute()
-            except peewee.IntegrityError:
-                raise conflict("Variants for this churn event are being generated right now") from None
+        # One claim row per event: insert it, or take over a claim that expired (its process
+        # died); a live claim of someone else stays, and then this one is refused.
+        (VariantGeneration.insert(churn_event=event_id, claim=claim, expires_at=expires)
+         .on_conflict(conflict_target=[VariantGeneration.churn_event],
+                      update={VariantGeneration.claim: claim, VariantGeneration.expires_at: expires},
+                      where=(VariantGeneration.expires_at <= now))
+         .execute())
+        held = (VariantGeneration.select(VariantGeneration.claim)
+                .where(VariantGeneration.churn_event == event_id).scalar())
+        if held != claim:
+            raise conflict("Variants for this churn event are being generated right now")
         project = Project.get_by_id(project_id)
         inputs = {
             "customer_name": event.customer_name,
