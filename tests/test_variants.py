@@ -9,7 +9,7 @@ import pytest
 
 from store.db import unit_of_work
 from store.models import ChurnEvent
-from store.variants import VariantGeneration, claim_generation
+from store.variants import Variant, VariantGeneration, claim_generation, claim_send
 
 BASE = "/projects/acme/churn-events"
 
@@ -170,3 +170,26 @@ async def test_generation_claim_is_held_in_the_database_and_expires(api):
     assert r.status == 201 and len(r.data) == 9
     with unit_of_work():
         assert VariantGeneration.select().count() == 0
+
+
+@pytest.mark.gen_test
+async def test_send_claim_is_held_in_the_database_and_expires(api, settings):
+    _, key, event = await setup_event(api)
+    nine = (await api.post(f"{BASE}/{event['id']}/generate", key=key)).data
+    with unit_of_work():
+        project_id = ChurnEvent.get_by_id(event["id"]).project_id
+        # Another process is sending this variant right now (or died while sending).
+        claim_send(project_id, event["id"], nine[0]["id"], 60)
+    url = f"{BASE}/{event['id']}/variants/{nine[0]['id']}"
+    r = await api.post(url + "/send", key=key)
+    assert r.status == 409 and "being sent" in r.error["message"]
+    r = await api.patch(url, {"subject": "Changed mid-send"}, key=key)
+    assert r.status == 409
+    r = await api.post(f"{BASE}/{event['id']}/generate", key=key)
+    assert r.status == 409 and "being sent" in r.error["message"]
+    assert outbox_messages(settings) == []
+    with unit_of_work():  # the other process died: its claim runs out
+        Variant.update(send_claim_expires_at=dt.datetime(2000, 1, 1)).execute()
+    r = await api.post(url + "/send", key=key)
+    assert r.status == 200 and r.data["status"] == "sent"
+    assert len(outbox_messages(settings)) == 1

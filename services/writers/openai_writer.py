@@ -140,7 +140,6 @@ class OpenAIWriter:
                       {"role": "user", "content": brief_message(brief)}],
             response_format={"type": "json_schema",
                              "json_schema": {"name": "recovery_emails", "schema": RESPONSE_SCHEMA, "strict": True}},
-            temperature=0.7,
         )
         choices = getattr(response, "choices", None) or []
         if not choices or choices[0].message is None:
