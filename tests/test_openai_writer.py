@@ -90,9 +90,15 @@ class FakeOpenAI:
 def fake_openai(test_env):
     fake = FakeOpenAI()
     test_env.update({"WINDBACK_OPENAI_API_KEY": "sk-test-not-real", "WINDBACK_OPENAI_BASE_URL": fake.base_url,
-                     "WINDBACK_OPENAI_MODEL": "test-model", "WINDBACK_OPENAI_TIMEOUT": "0.5"})
+                     "WINDBACK_OPENAI_MODEL": "test-model", "WINDBACK_OPENAI_TIMEOUT": "10"})
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def impatient_openai(fake_openai, test_env):
+    test_env["WINDBACK_OPENAI_TIMEOUT"] = "0.5"  # the fake takes 3 s in "slow" mode
+    return fake_openai
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -125,11 +131,21 @@ async def test_a_good_answer_becomes_nine_variants_and_the_model_sees_no_address
 
 
 @pytest.mark.gen_test(timeout=30)
-@pytest.mark.parametrize("mode, reason", [("500", "HTTP 500"), ("slow", "did not answer in time"),
-                                          ("malformed", "not valid JSON"), ("eight", "exactly nine"),
-                                          ("placeholder", "placeholder")])
+@pytest.mark.parametrize("mode, reason", [("500", "HTTP 500"), ("malformed", "not valid JSON"),
+                                          ("eight", "exactly nine"), ("placeholder", "placeholder")])
 async def test_failures_fall_back_to_the_template_writer_with_a_warning(fake_openai, api, mode, reason):
     fake_openai.mode = mode
+    await generate_falls_back(api, fake_openai, reason)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_timeout_falls_back_to_the_template_writer_with_a_warning(impatient_openai, api):
+    impatient_openai.mode = "slow"
+    await generate_falls_back(api, impatient_openai, "did not answer in time")
+    assert len(impatient_openai.requests) == 2  # one bounded retry
+
+
+async def generate_falls_back(api, fake_openai, reason):
     _, key, event = await setup_event(api)
     r = await api.post(f"{BASE}/{event['id']}/generate", key=key)
     assert r.status == 201, r
