@@ -58,9 +58,10 @@ COPY = {
     ("discount_offer", "urgent"): (
         "Last chance{comma_first}: {offer} is waiting for you",
         "{first},\n\n"
-        "Your {brand} account is about to close for good, and with it {plan_phrase}.\n\n"
-        "Before it does, we've reserved {offer} for you. It won't be offered again once your "
-        "account is closed, so reply today and we'll switch everything back on.\n\n"
+        "We've set aside {offer} for you to come back to {brand}, but we can only hold it for a "
+        "short while.\n\n"
+        "{answer} If you want it, reply today and we'll switch {plan_phrase} back on with the offer "
+        "applied.\n\n"
         "The {brand} team",
     ),
     ("value_reminder", "friendly"): (
@@ -84,12 +85,11 @@ COPY = {
         "Best regards,\nThe {brand} team",
     ),
     ("value_reminder", "urgent"): (
-        "{first_greeting_short}your {brand} data won't be kept forever",
+        "{first_greeting_short}don't lose what you built on {brand}",
         "{first},\n\n"
-        "A quick heads-up: the data from {plan_phrase} will not be kept forever. Once it is "
-        "removed, your history, settings and reports cannot be restored.\n\n"
-        "{answer} If you want to keep what you built, reactivate now, or reply to this email and "
-        "we'll hold it for you.\n\n"
+        "Everything you set up on {plan_phrase} (your settings, history and reports) is still "
+        "there today, but inactive accounts are not kept forever.\n\n"
+        "{answer} Reactivate now to keep all of it, or reply and we'll help.\n\n"
         "The {brand} team",
     ),
     ("personal_check_in", "friendly"): (
@@ -111,12 +111,12 @@ COPY = {
         "Sincerely,\nThe {brand} team",
     ),
     ("personal_check_in", "urgent"): (
-        "{first_greeting_short}before your {brand} account closes",
+        "{first_greeting_short}one quick question before you go",
         "{first},\n\n"
-        "Your account is scheduled to close shortly, and I didn't want that to happen without "
-        "checking in first.\n\n"
+        "Before your {brand} account is wound down, I'd like to ask one thing: what would have made "
+        "you stay?\n\n"
         "It sounds like {said}. If that's something we can still solve, reply today and I'll "
-        "personally make sure it is handled before anything is removed.\n\n"
+        "personally make sure it's handled.\n\n"
         "The {brand} team",
     ),
 }
