@@ -18,6 +18,7 @@ from config import Settings
 from services.writers import PAIRS, STRATEGIES, TONES, CopyBrief, Draft, Written, text_to_html
 
 log = logging.getLogger("windback.writer")
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
 MAX_RETRIES = 1  # one retry on connection errors, 429 and 5xx; the SDK backs off in between
 MAX_SUBJECT = 200
 MAX_BODY = 6000
@@ -116,10 +117,11 @@ class OpenAIWriter:
         self.timeout = settings.openai_timeout
         # The SDK's retries with backoff, plus a margin: the generation claim must outlive this.
         self.max_seconds = self.timeout * (MAX_RETRIES + 1) + 10.0
-        kwargs = {"api_key": settings.openai_api_key, "timeout": self.timeout, "max_retries": MAX_RETRIES}
-        if settings.openai_base_url:
-            kwargs["base_url"] = settings.openai_base_url
-        self.client = openai.AsyncOpenAI(**kwargs)
+        # The base URL is always passed, so the SDK never picks one up from the environment
+        # (configuration lives in `config/` only).
+        self.client = openai.AsyncOpenAI(api_key=settings.openai_api_key,
+                                         base_url=settings.openai_base_url or DEFAULT_BASE_URL,
+                                         timeout=self.timeout, max_retries=MAX_RETRIES)
 
     async def write(self, brief: CopyBrief) -> Written:
         try:
