@@ -11,6 +11,8 @@ HANDLER_MODULES = [
     "handlers.churn_events",
     "handlers.variants",
     "handlers.unsubscribe",
+    "handlers.team",
+    "handlers.google_auth",
 ]
 
 
