@@ -126,6 +126,7 @@ def _success(returns: Returns) -> dict:
     else:
         envelope["properties"]["meta"] = {"$ref": "#/components/schemas/Meta"}
     answer["content"] = {"application/json": {"schema": envelope}}
+    answer["content"].update({media: {"schema": {"type": "string"}} for media in returns.also_media})
     return answer
 
 

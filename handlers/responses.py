@@ -25,6 +25,7 @@ class Returns:
     media_type: str = "application/json"  # another type (a script, a page) is not enveloped
     enveloped: bool = True  # False: `data` describes the whole JSON body (the OpenAPI document)
     headers: tuple[str, ...] = ()  # extra response headers it always sends (documented as strings)
+    also_media: tuple[str, ...] = ()  # other content types of the same answer (e.g. an HTML page)
     description: str = ""
 
 

@@ -40,6 +40,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(live_
         f'api_key = "{project["secret_key"]}"\n'
         "[parameters]\n"
         f'"path.slug" = "{project["slug"]}"\n'
+        f'"path.event_id" = "{body["data"]["id"]}"\n'  # so variants are generated, listed and sent
     )
     command = [ST if os.path.exists(ST) else "st", "--config-file", str(config), "run",
                f"{server.url}/api/v1/openapi.json", "--max-examples", str(EXAMPLES),
