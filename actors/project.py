@@ -8,10 +8,11 @@ from __future__ import annotations
 import pykka
 
 from actors.bridge import BridgedActorMixin
+from actors.cancel_flow import CancelFlowCommands
 from actors.churn_events import ChurnEventCommands
 
 
-class ProjectActor(BridgedActorMixin, ChurnEventCommands, pykka.ThreadingActor):
+class ProjectActor(BridgedActorMixin, ChurnEventCommands, CancelFlowCommands, pykka.ThreadingActor):
     def __init__(self, project_id: str):
         super().__init__()
         self.project_id = project_id

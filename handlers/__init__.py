@@ -9,6 +9,9 @@ HANDLER_MODULES = [
     "handlers.auth",
     "handlers.projects",
     "handlers.churn_events",
+    "handlers.cancel_flow",
+    "handlers.widget",
+    "handlers.track",
 ]
 
 
