@@ -180,10 +180,10 @@ class CancelFlowSettings(Nested):
 
 def effective_settings(stored: dict | None) -> dict:
     """The stored `cancel_flow` with defaults for what it leaves out: every reason when no list is
-    given, the default offers when no `offers` map is given, and copy/theme key by key."""
+    given; offers, copy and theme key by key over the defaults (an offer set to null: none)."""
     stored = stored if isinstance(stored, dict) else {}
     reasons = stored.get("reasons") or [{"code": code, "label": REASON_LABELS[code]} for code in CANCEL_REASONS]
-    offers = stored["offers"] if isinstance(stored.get("offers"), dict) else DEFAULT_OFFERS
+    offers = {**DEFAULT_OFFERS, **(stored.get("offers") or {})}
     listed = {reason["code"] for reason in reasons}
     offers = {code: offer for code, offer in offers.items() if offer and code in listed}
     return {

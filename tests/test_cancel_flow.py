@@ -68,8 +68,10 @@ async def test_etag_gives_304_and_a_settings_change_shows_at_once(api):
     assert changed.status == 200
     assert changed.headers["ETag"] != etag
     assert changed.data["project"]["brand_name"] == "Acme Cloud"
-    assert changed.data["offers"] == {"too_expensive": {"type": "discount", "percent_off": 35, "months": 2,
-                                                        "headline": changed.data["offers"]["too_expensive"]["headline"]}}
+    offers = changed.data["offers"]
+    assert offers["too_expensive"] == {"type": "discount", "percent_off": 35, "months": 2,
+                                       "headline": offers["too_expensive"]["headline"]}
+    assert offers["temporary"]["type"] == "pause"  # an offer not named keeps its default
     assert "35%" in changed.data["offers"]["too_expensive"]["headline"]
     assert changed.data["copy"]["title"] == "Wait a second"
     assert changed.data["copy"]["keep_label"]  # the rest keeps its default
@@ -122,13 +124,17 @@ async def test_settings_validation_refuses_bad_cancel_flow(api):
 
     good = {"reasons": [{"code": "too_expensive", "label": "Pricey"}, {"code": "other", "label": "Other"}],
             "offers": {"too_expensive": {"type": "downgrade", "to_plan": "Starter", "price_cents": 900},
-                       "other": None}}
+                       "other": None, "temporary": None}}
     r = await api.patch("/projects/acme", {"settings": {"cancel_flow": good}}, token=token)
     assert r.status == 200, r
     config = (await api.get(f"/cancel-flow/config/{r.data['public_key']}")).data
     assert [x["code"] for x in config["reasons"]] == ["too_expensive", "other"]
     assert list(config["offers"]) == ["too_expensive"]
     assert "Starter" in config["offers"]["too_expensive"]["headline"]
+    # null turns a default offer off; the other default stays.
+    r = await api.patch("/projects/acme", {"settings": {"cancel_flow": {"offers": {"temporary": None}}}}, token=token)
+    config = (await api.get(f"/cancel-flow/config/{r.data['public_key']}")).data
+    assert list(config["offers"]) == ["too_expensive"] and config["offers"]["too_expensive"]["percent_off"] == 20
     # A duplicate reason is refused.
     dup = {"reasons": [{"code": "other", "label": "a"}, {"code": "other", "label": "b"}]}
     r = await api.patch("/projects/acme", {"settings": {"cancel_flow": dup}}, token=token)
