@@ -17,6 +17,7 @@ from store import tracking
 
 MAX_BATCH = 500
 MAX_PROPERTIES_BYTES = 16384
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # one, not one per call
 
 
 class Properties(Nested):
@@ -30,8 +31,9 @@ class Properties(Nested):
     def convert(self, value, path, from_query):
         if not isinstance(value, dict):
             raise FieldError("must be a JSON object")
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        if len(text) > MAX_PROPERTIES_BYTES and len(text.encode()) > MAX_PROPERTIES_BYTES:
+        text = _ENCODER.encode(value)
+        # A character is 1-4 bytes in UTF-8: encode only when the length alone cannot tell.
+        if len(text) > MAX_PROPERTIES_BYTES // 4 and len(text.encode("utf-8")) > MAX_PROPERTIES_BYTES:
             raise FieldError(f"must be at most {MAX_PROPERTIES_BYTES} bytes as JSON")
         return text
 

@@ -84,8 +84,18 @@ class GroupCommitter:
             _, loop, future = batch[0]
             loop.call_soon_threadsafe(_resolve, future, None, error)
             return
+        # One wake-up of each event loop per batch, not one per caller: every
+        # call_soon_threadsafe writes to the loop's self-pipe.
+        by_loop: dict = {}
         for (_, loop, future), result in zip(batch, results):
-            loop.call_soon_threadsafe(_resolve, future, result, None)
+            by_loop.setdefault(loop, []).append((future, result))
+        for loop, outcomes in by_loop.items():
+            loop.call_soon_threadsafe(_resolve_all, outcomes)
+
+
+def _resolve_all(outcomes: list) -> None:
+    for future, result in outcomes:
+        _resolve(future, result, None)
 
 
 def _resolve(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
