@@ -211,3 +211,23 @@ async def test_ten_answers_per_15_seconds_per_key(strict_limits, api):
     assert other.status == 201, other
     late = await api.get("/projects/first/churn-events?customer_email=late@example.com", key=first["secret_key"])
     assert late.data == []
+
+
+@pytest.mark.gen_test
+async def test_widget_script_is_versioned_and_cacheable(api):
+    plain = await api.get("/widget.js")
+    assert plain.status == 200
+    assert plain.headers["Content-Type"].startswith("application/javascript")
+    assert "Windback" in plain.text and "data-public-key" in plain.text
+    etag = plain.headers["ETag"]
+    assert plain.headers["Cache-Control"] == "public, max-age=300"
+    again = await api.get("/widget.js", headers={"If-None-Match": etag})
+    assert again.status == 304 and again.text == ""
+    version = etag.strip('"')
+    pinned = await api.get(f"/widget.js?v={version}")
+    assert pinned.status == 200 and pinned.text == plain.text
+    assert pinned.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    stale = await api.get("/widget.js?v=0000000000000000")  # an old version: the current one, briefly cached
+    assert stale.headers["Cache-Control"] == "public, max-age=300"
+    refused = await api.post("/widget.js", {})
+    assert refused.status == 405 and refused.error["code"] == "METHOD_NOT_ALLOWED"
