@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from dataclasses import dataclass
 
 import peewee
@@ -19,6 +20,8 @@ from store.db import transaction
 from store.models import CANCEL_REASONS, OPEN_STATUSES, BaseModel, ChurnEvent, Project, ProjectKey, utcnow
 from store.projects import project_settings
 from store.serialize import dumps
+
+log = logging.getLogger("windback.cancel_flow")
 
 
 class CancelFlowSubmission(BaseModel):
@@ -181,7 +184,12 @@ class CancelFlowSettings(Nested):
 def effective_settings(stored: dict | None) -> dict:
     """The stored `cancel_flow` with defaults for what it leaves out: every reason when no list is
     given; offers, copy and theme key by key over the defaults (an offer set to null: none)."""
-    stored = stored if isinstance(stored, dict) else {}
+    try:
+        stored = CANCEL_FLOW_SETTINGS.clean(stored) if isinstance(stored, dict) else {}
+    except ValidationFailed as failed:
+        # Written before validation existed (or by hand): the widget must still open.
+        log.warning("settings.cancel_flow is invalid (%s); using the defaults", failed.details[:3])
+        stored = {}
     reasons = stored.get("reasons") or [{"code": code, "label": REASON_LABELS[code]} for code in CANCEL_REASONS]
     offers = {**DEFAULT_OFFERS, **(stored.get("offers") or {})}
     listed = {reason["code"] for reason in reasons}

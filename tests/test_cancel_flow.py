@@ -231,3 +231,17 @@ async def test_widget_script_is_versioned_and_cacheable(api):
     assert stale.headers["Cache-Control"] == "public, max-age=300"
     refused = await api.post("/widget.js", {})
     assert refused.status == 405 and refused.error["code"] == "METHOD_NOT_ALLOWED"
+
+
+@pytest.mark.gen_test
+async def test_a_stored_cancel_flow_from_before_validation_falls_back_to_defaults(api):
+    _, project = await api.owner()
+    from store.db import unit_of_work
+    from store.models import Project
+
+    with unit_of_work():
+        Project.update(settings='{"cancel_flow": {"reasons": "all of them", "offers": [1]}}').where(
+            Project.id == project["id"]).execute()
+    r = await api.get(f"/cancel-flow/config/{project['public_key']}")
+    assert r.status == 200, r
+    assert len(r.data["reasons"]) == 9 and r.data["offers"]["too_expensive"]["percent_off"] == 20

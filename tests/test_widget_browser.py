@@ -8,6 +8,9 @@ import threading
 
 import pytest
 
+from store.cancel_flow import CancelFlowSubmission
+from store.db import unit_of_work
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SHOP_PAGE = """<!doctype html>
@@ -129,6 +132,10 @@ def test_customer_accepts_the_offer_and_is_saved(browser, windback, shop, tmp_pa
     assert (event["source"], event["cancel_reason"], event["cancel_reason_detail"], event["status"], event["saved"]) \
         == ("widget", "too_expensive", "Budget cuts", "saved", True)
     assert event["customer_id"] == "cus_1"
+    with unit_of_work():  # the submission that save_rate counts
+        submissions = [(s.reason, s.offer_accepted, json.loads(s.offer_shown)["percent_off"])
+                       for s in CancelFlowSubmission.select().where(CancelFlowSubmission.churn_event == event["id"])]
+    assert submissions == [("too_expensive", True, 30)]
     page.close()
 
 
