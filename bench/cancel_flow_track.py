@@ -7,7 +7,9 @@ and Windback (`server.py`, one process, a fresh SQLite file unless --database is
 limits off), then drives each with wrk (`bench/workloads/*.lua`): `/track` with 1 event per
 request, `/track` with 100 events per request, and `GET /cancel-flow/config/:key`. Prints a
 Markdown table (docs/BENCHMARKS.md keeps the figures): the median of `--rounds` interleaved
-runs, and the share of the ceiling in each round (a loaded machine moves both). It also checks that every acknowledged event
+runs, and the share of the ceiling in each round (a loaded machine moves both), plus the server
+process's CPU time per request (user + system, all threads, from /proc), which other load on
+the machine disturbs much less than throughput. It also checks that every acknowledged event
 is in the database.
 """
 from __future__ import annotations
@@ -59,7 +61,15 @@ def wait_ready(port, path, process, timeout=30.0):
     raise RuntimeError(f"server on {port} did not start")
 
 
-def wrk(port, script, args, duration, connections) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(port, script, args, duration, connections, pid=None) -> dict:
+    before = cpu_seconds(pid) if pid else 0.0
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", os.path.join(WORKLOADS, script),
                f"http://127.0.0.1:{port}", "--", *args]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -68,8 +78,9 @@ def wrk(port, script, args, duration, connections) -> dict:
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: (.*)", output)
     latency = re.search(r"Latency\s+([\d.]+\w+)", output).group(1)
+    cpu_us = (cpu_seconds(pid) - before) / total * 1e6 if pid else 0.0
     return {"rps": rps, "requests": total, "non_2xx": int(bad.group(1)) if bad else 0,
-            "socket_errors": errors.group(1) if errors else "", "latency": latency}
+            "socket_errors": errors.group(1) if errors else "", "latency": latency, "cpu_us": cpu_us}
 
 
 def median(values):
@@ -133,8 +144,8 @@ def main() -> int:
             wrk(port, script, args, 2, options.connections)
             ceilings, measures = [], []
             for _ in range(options.rounds):  # interleaved, so both see the same machine load
-                ceilings.append(wrk(base_port, script, args, options.duration, options.connections))
-                measures.append(wrk(port, script, args, options.duration, options.connections))
+                ceilings.append(wrk(base_port, script, args, options.duration, options.connections, baseline.pid))
+                measures.append(wrk(port, script, args, options.duration, options.connections, server.pid))
             for measured in measures:
                 if events:
                     acknowledged += (measured["requests"] - measured["non_2xx"]) * events
@@ -142,20 +153,24 @@ def main() -> int:
             measured = median_run(measures)
             measured["non_2xx"] = sum(m["non_2xx"] for m in measures)
             measured["shares"] = [m["rps"] / c["rps"] * 100 for m, c in zip(measures, ceilings)]
+            measured["cpu_us"] = median([m["cpu_us"] for m in measures])
+            ceiling["cpu_us"] = median([c["cpu_us"] for c in ceilings])
             rows.append((name, events, ceiling, measured))
         print(f"\n{dt.date.today().isoformat()}, {platform.node()}: {os.cpu_count()} cores, "
               f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
               f"database {database.split('://')[0]}, wrk -t1 -c{options.connections} -d{options.duration}s, "
               "one server process, rate limits off, log level warning\n")
         print("| workload | bare Tornado req/s | Windback req/s | share of ceiling (median; each round) "
-              "| Windback events/s | latency (avg) | non-2xx |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+              "| Windback events/s | CPU per request: bare / Windback | share by CPU | latency (avg) | non-2xx |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for name, events, ceiling, measured in rows:
             shares = measured["shares"]
             share = f"{median(shares):.0f}% ({', '.join(f'{x:.0f}' for x in shares)})"
             per_second = f"{measured['rps'] * events:,.0f}" if events else "-"
+            cpu = f"{ceiling['cpu_us']:.0f} / {measured['cpu_us']:.0f} us"
+            cpu_share = f"{ceiling['cpu_us'] / measured['cpu_us'] * 100:.0f}%" if measured["cpu_us"] else "-"
             print(f"| {name} | {ceiling['rps']:,.0f} | {measured['rps']:,.0f} | {share} | {per_second} | "
-                  f"{measured['latency']} | {measured['non_2xx']} |")
+                  f"{cpu} | {cpu_share} | {measured['latency']} | {measured['non_2xx']} |")
         print(f"\nload average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
         sys.path.insert(0, ROOT)
         from store.db import init_database, unit_of_work  # noqa: E402
