@@ -10,9 +10,11 @@ import pykka
 from actors.bridge import BridgedActorMixin
 from actors.cancel_flow import CancelFlowCommands
 from actors.churn_events import ChurnEventCommands
+from actors.variants import VariantCommands
 
 
-class ProjectActor(BridgedActorMixin, ChurnEventCommands, CancelFlowCommands, pykka.ThreadingActor):
+class ProjectActor(BridgedActorMixin, ChurnEventCommands, VariantCommands, CancelFlowCommands,
+                   pykka.ThreadingActor):
     def __init__(self, project_id: str):
         super().__init__()
         self.project_id = project_id

@@ -57,7 +57,7 @@ REASON_LABELS = {
 }
 DEFAULT_OFFERS = {
     "too_expensive": {"type": "discount", "percent_off": 20, "months": 3},
-    "temporary": {"type": "pause", "months": 2},
+    "temporary": {"type": "pause", "months": 3},  # as services/writers/brief.py assumes
 }
 DEFAULT_COPY = {
     "title": "Before you go",
