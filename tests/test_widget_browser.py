@@ -24,7 +24,9 @@ SHOP_PAGE = """<!doctype html>
   <script src="{widget}" data-public-key="{public_key}"></script>
   <script>
     window.answers = [];
+    window.errors = [];
     document.addEventListener("windback:complete", function (e) {{ window.answers.push(e.detail); }});
+    document.addEventListener("windback:error", function (e) {{ window.errors.push(e.detail.message); }});
   </script>
 </body></html>"""
 
@@ -241,4 +243,15 @@ def test_keyboard_only(browser, windback, shop):
     assert page.evaluate("window.answers[0].saved") is True
     event = churn_events(server, project, "di@example.com")[0]
     assert (event["cancel_reason"], event["status"]) == ("temporary", "saved")
+    page.close()
+
+
+def test_a_wrong_public_key_tells_the_page(browser, windback, shop):
+    page = browser.new_page()
+    page.goto(shop("ed@example.com", "cus_5"))
+    page.evaluate("document.getElementById('cancel').setAttribute('data-public-key', 'pub_live_unknown')")
+    page.click("#cancel")
+    page.wait_for_function("window.errors.length === 1")
+    assert "404" in page.evaluate("window.errors[0]")
+    assert page.get_by_role("dialog").count() == 0
     page.close()

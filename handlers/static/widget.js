@@ -276,7 +276,11 @@
       customerId: button.getAttribute("data-customer-id") || undefined,
       element: button,
       onComplete: window.Windback.onComplete
-    }).catch(function (error) { if (window.console) console.error(error); });
+    }).catch(function (error) {
+      // The page decides what to do without the dialog (e.g. its usual cancel path).
+      button.dispatchEvent(new CustomEvent("windback:error", {bubbles: true, detail: {message: error.message}}));
+      if (window.console) console.error(error);
+    });
   });
 
   window.Windback = {
