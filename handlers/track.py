@@ -11,8 +11,8 @@ import json
 
 from handlers.base import KEY_ONLY, BaseHandler
 from handlers.errors import ApiError
-from handlers.validation import Email, FieldError, ListOf, Nested, Schema, String, Timestamp, validation_error, \
-    ValidationFailed
+from handlers.validation import (Email, Field, FieldError, ListOf, Nested, Schema, String, Timestamp,
+                                 ValidationFailed, validation_error)
 from store import tracking
 
 MAX_BATCH = 500
@@ -20,13 +20,10 @@ MAX_PROPERTIES_BYTES = 16384
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # one, not one per call
 
 
-class Properties(Nested):
+class Properties(Field):
     """A JSON object of at most 16 KiB, kept as its JSON text (written once, stored as is)."""
 
     type_name = "object"
-
-    def __init__(self, **kw):
-        super().__init__(Schema({}), **kw)
 
     def convert(self, value, path, from_query):
         if not isinstance(value, dict):
