@@ -182,17 +182,17 @@ def test_kill_9_during_load_loses_no_acknowledged_event(live_server):
     threads = [threading.Thread(target=client, args=(w,)) for w in range(8)]
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # until the load is well under way
         with lock:
-            if len(acknowledged) >= 1500:
+            if len(acknowledged) >= 600:
                 break
         time.sleep(0.01)
     server.kill()
     stop.set()
     for thread in threads:
         thread.join(15)
-    assert len(acknowledged) >= 1500
+    assert len(acknowledged) >= 600  # the kill came during the load, not before it
 
     restarted = live_server()  # starts cleanly on the crashed database
     status, _ = _call(restarted.port, "POST", "/api/v1/track", {"event": "after", "customer_id": "x"},
