@@ -144,6 +144,11 @@ class OffersByReason(Field):
             raise ValidationFailed(problems)
         return out
 
+    def _schema(self):
+        offer = Offer(nullable=True).json_schema()
+        return {"type": "object", "properties": {code: offer for code in CANCEL_REASONS},
+                "additionalProperties": False}
+
 
 class ReasonList(ListOf):
     """The reasons the widget lists, in order; each code at most once."""
