@@ -156,6 +156,8 @@ def operation(handler: type, method: str, path: str, path_parameters: list[dict]
         op["requestBody"] = {"required": method not in getattr(handler, "body_optional", ()),
                              "content": {"application/json": {"schema": body.json_schema()}}}
     responses = {str(status): _success(returns) for status in (returns.status, *returns.also)}
+    if returns.not_modified:
+        responses["304"] = {"description": "Not modified: the If-None-Match ETag is current"}
     if is_api:
         errors = [429, 500]
         if body is not None or query is not None:

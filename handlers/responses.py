@@ -26,7 +26,19 @@ class Returns:
     enveloped: bool = True  # False: `data` describes the whole JSON body (the OpenAPI document)
     headers: tuple[str, ...] = ()  # extra response headers it always sends (documented as strings)
     also_media: tuple[str, ...] = ()  # other content types of the same answer (e.g. an HTML page)
+    not_modified: bool = False  # may answer 304 (no body) to a matching If-None-Match
     description: str = ""
+
+
+class OneOf:
+    """A request body that is one of several schemas (documentation only: the handler decides
+    which one it got, as `/track` does for one event or a batch)."""
+
+    def __init__(self, *schemas):
+        self.schemas = schemas
+
+    def json_schema(self) -> dict:
+        return {"oneOf": [schema.json_schema() for schema in self.schemas]}
 
 
 # --- building blocks ----------------------------------------------------------------------------
