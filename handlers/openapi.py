@@ -45,10 +45,10 @@ def path_template(pattern: str) -> tuple[str, list[dict]]:
         name = match.group("name") or f"param{len(parameters) + 1}"
         regex = match.group("pattern")
         schema = {"type": "string", "minLength": 1}
-        if regex not in (".*", ".+", "[^/]+", "[^/]*"):
-            schema["pattern"] = f"^{regex}$"
-        elif regex == "[^/]+":
-            schema["pattern"] = "^[^/]+$"
+        if re.fullmatch(r"[\w-]+(\|[\w-]+)+", regex):  # stripe|razorpay|custom
+            schema = {"type": "string", "enum": regex.split("|")}
+        elif regex not in (".*", ".+", "[^/]*"):
+            schema["pattern"] = f"^(?:{regex})$"
         parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
         return "{" + name + "}"
 
