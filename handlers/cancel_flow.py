@@ -46,6 +46,10 @@ class ConfigCache:
             if generation == self.generation:
                 self._entries[public_key] = config
 
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
     def forget_project(self, project_id: str) -> None:
         with self._lock:
             self.generation += 1

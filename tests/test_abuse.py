@@ -14,6 +14,7 @@ import urllib.request
 
 import pytest
 
+from handlers.cancel_flow import config_cache
 from handlers.ratelimit import RateLimiter
 from tests.livehttp import call, owner_with_project
 
@@ -137,18 +138,25 @@ async def test_ten_thousand_distinct_keys_and_addresses_keep_the_caches_bounded(
     ctx.limiter = RateLimiter(ctx.settings.rate_limit_scale, max_keys=1_000)
     requests = []
     for i in range(10_000):
-        requests.append(
-            f"GET /api/v1{EVENTS} HTTP/1.1\r\nHost: t\r\nX-API-Key: sk_live_guess{i:06d}aaaaaaaaaaaaaaaaaaaaaaaa\r\n"
-            f"X-Forwarded-For: 10.{i // 65536}.{i // 256 % 256}.{i % 256}\r\n\r\n".encode())
+        address = f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"
+        if i % 2:  # a guessed secret key
+            requests.append(f"GET /api/v1{EVENTS} HTTP/1.1\r\nHost: t\r\nX-API-Key: sk_live_guess{i:06d}aaaaaaaaaaaa"
+                            f"aaaaaaaaaaaa\r\nX-Forwarded-For: {address}\r\n\r\n".encode())
+        else:  # a guessed public key, where the widget fetches its config
+            requests.append(f"GET /api/v1/cancel-flow/config/pub_live_guess{i:06d} HTTP/1.1\r\nHost: t\r\n"
+                            f"X-Forwarded-For: {address}\r\n\r\n".encode())
     statuses = await _hammer(http_port, requests)
-    assert statuses.count(401) == 10_000
-    assert len(ctx.limiter) == 1_000, "one bucket per client address, capped"
+    assert statuses.count(401) == 5_000 and statuses.count(404) == 5_000
+    assert len(ctx.limiter) == 1_000, "one bucket per client address or key, capped"
     assert len(ctx.keys) == 0, "wrong keys are never cached"
+    assert len(config_cache(ctx)) == 0, "unknown public keys are never cached"
     # The real key still works, from a fresh address and from one whose bucket was evicted.
     for address in ("10.9.9.9", "10.0.0.1"):
         response = await api.get(EVENTS, key=project["secret_key"], headers={"X-Forwarded-For": address})
         assert response.status == 200, response
     assert len(ctx.keys) == 1 and len(ctx.limiter) == 1_000
+    config = await api.get(f"/cancel-flow/config/{project['public_key']}")
+    assert config.status == 200 and len(config_cache(ctx)) == 1
 
 
 @pytest.fixture
