@@ -1,9 +1,9 @@
--- POST /api/v1/track with a batch of N events per request. Args: secret key, N (default 100).
+-- POST /api/v1/track with a batch of N events per request. Args: secret key (else $BENCH_KEY), N (default 100).
 local body
 function init(args)
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
-  wrk.headers["X-API-Key"] = args[1]
+  wrk.headers["X-API-Key"] = args[1] or os.getenv("BENCH_KEY")
   local n = tonumber(args[2] or "100")
   local items = {}
   for i = 1, n do

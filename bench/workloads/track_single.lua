@@ -1,9 +1,9 @@
--- POST /api/v1/track with one event per request. Args: secret key.
+-- POST /api/v1/track with one event per request. Args: secret key (else $BENCH_KEY).
 local counter = 0
 function init(args)
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
-  wrk.headers["X-API-Key"] = args[1]
+  wrk.headers["X-API-Key"] = args[1] or os.getenv("BENCH_KEY")
 end
 function request()
   counter = counter + 1
