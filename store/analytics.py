@@ -1,0 +1,178 @@
+"""Analytics queries (SPEC 6): grouped SQL over indexed columns, the same on SQLite and PostgreSQL.
+
+Every figure is aggregated by the database; Python only folds the few grouped rows (one per
+currency x reason x source x status, at most a few hundred) into the answer. What each figure
+means is defined in docs/analytics.md; the comments here say how the SQL gets there.
+
+Scope: one project's churn events whose `churned_at` lies in [start, end) (`Scope`), optionally of
+one currency. Amounts are never added across currencies: every amount is an object keyed by
+currency.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import peewee
+from peewee import JOIN, Case, fn
+
+from store.cancel_flow import CancelFlowSubmission
+from store.churn_events import lost_cutoff
+from store.db import is_sqlite
+from store.models import CHURN_STATUSES, OPEN_STATUSES, ChurnEvent
+from store.variants import STRATEGIES, TONES, Variant
+
+NO_REASON = "unspecified"  # the by_reason key of events without a cancel reason
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which churn events a figure counts: one project, churned in [start, end), one currency."""
+
+    project_id: str
+    lost_after_days: int
+    start: dt.datetime | None = None  # inclusive
+    end: dt.datetime | None = None  # exclusive
+    currency: str | None = None
+
+    def where(self, model=ChurnEvent) -> peewee.Expression:
+        condition = model.project == self.project_id
+        if self.start is not None:
+            condition &= model.churned_at >= self.start
+        if self.end is not None:
+            condition &= model.churned_at < self.end
+        if self.currency is not None:
+            condition &= model.currency == self.currency
+        return condition
+
+    @property
+    def narrowed(self) -> bool:
+        """True when a range or currency is set (rows of other tables must join churn_events)."""
+        return self.start is not None or self.end is not None or self.currency is not None
+
+
+# --- portable SQL pieces -------------------------------------------------------------------------
+
+def month_of(column) -> peewee.Node:
+    """'YYYY-MM' of a (naive UTC) timestamp column."""
+    if is_sqlite():
+        return fn.strftime("%Y-%m", column)
+    return fn.to_char(column, "YYYY-MM")
+
+
+def seconds_between(later, earlier) -> peewee.Node:
+    """later - earlier in seconds (float). SQLite's julianday keeps milliseconds."""
+    if is_sqlite():
+        return (fn.julianday(later) - fn.julianday(earlier)) * 86400.0
+    return fn.date_part("epoch", later - earlier)
+
+
+def effective_status(cutoff: dt.datetime) -> peewee.Node:
+    """The status a reader sees: an open event churned before the cutoff is `lost` (the same rule
+    as store.churn_events.effective_status, applied in SQL)."""
+    return Case(None, [(ChurnEvent.status.in_(OPEN_STATUSES) & (ChurnEvent.churned_at < cutoff), "lost")],
+                ChurnEvent.status)
+
+
+def recovered_amount() -> peewee.Node:
+    """Money won back by an event: its recovered_mrr_cents if (and only if) it is recovered."""
+    return Case(None, [(ChurnEvent.status == "recovered", fn.COALESCE(ChurnEvent.recovered_mrr_cents, 0))], 0)
+
+
+def rate(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def add_amount(amounts: dict, currency: str, cents) -> None:
+    amounts[currency] = amounts.get(currency, 0) + int(cents or 0)
+
+
+# --- GET /stats ----------------------------------------------------------------------------------
+
+def stats(scope: Scope, now: dt.datetime) -> dict:
+    cutoff = lost_cutoff(scope.lost_after_days, now)
+    status = effective_status(cutoff)
+    rows = (ChurnEvent
+            .select(ChurnEvent.currency, ChurnEvent.cancel_reason, ChurnEvent.source, status.alias("eff"),
+                    fn.COUNT(ChurnEvent.id).alias("n"), fn.SUM(ChurnEvent.mrr_cents).alias("mrr"),
+                    fn.SUM(recovered_amount()).alias("won"))
+            .where(scope.where())
+            .group_by(ChurnEvent.currency, ChurnEvent.cancel_reason, ChurnEvent.source, status)
+            .tuples())
+    by_status = {name: 0 for name in CHURN_STATUSES}
+    by_reason: dict[str, dict] = {}
+    by_source: dict[str, dict] = {}
+    churned_mrr: dict[str, int] = {}
+    recovered_mrr: dict[str, int] = {}
+    for currency, reason, source, eff, count, mrr, won in rows:
+        by_status[eff] = by_status.get(eff, 0) + count
+        add_amount(churned_mrr, currency, mrr)
+        add_amount(recovered_mrr, currency, won)  # 0 unless recovered: every currency is listed
+        for groups, key in ((by_reason, reason or NO_REASON), (by_source, source)):
+            group = groups.setdefault(key, {"churned": 0, "recovered": 0, "recovery_rate": 0.0,
+                                            "mrr_churned_cents": {}})
+            group["churned"] += count
+            group["recovered"] += count if eff == "recovered" else 0
+            add_amount(group["mrr_churned_cents"], currency, mrr)
+    for groups in (by_reason, by_source):
+        for group in groups.values():
+            group["recovery_rate"] = rate(group["recovered"], group["churned"])
+            group["mrr_churned_cents"] = dict(sorted(group["mrr_churned_cents"].items()))
+
+    total = sum(by_status.values())
+    submissions = cancel_flow_submissions(scope)
+    variants = by_variant(scope)
+    return {
+        "churn_events": total,
+        "recovered": by_status["recovered"],
+        "lost": by_status["lost"],
+        "saved": by_status["saved"],
+        "open": sum(by_status[s] for s in OPEN_STATUSES),
+        "recovery_rate": rate(by_status["recovered"], total),
+        "save_rate": rate(by_status["saved"], submissions),
+        "cancel_flow_submissions": submissions,
+        "mrr_churned_cents": dict(sorted(churned_mrr.items())),
+        "mrr_recovered_cents": dict(sorted(recovered_mrr.items())),
+        "emails_sent": sum(row["sent"] for row in variants),
+        "currencies": sorted(churned_mrr),
+        "by_reason": dict(sorted(by_reason.items())),
+        "by_source": dict(sorted(by_source.items())),
+        "by_status": by_status,
+        "by_variant": variants,
+    }
+
+
+def cancel_flow_submissions(scope: Scope) -> int:
+    """Submissions whose churn event is in scope (the denominator of save_rate)."""
+    query = CancelFlowSubmission.select(fn.COUNT(CancelFlowSubmission.id))
+    if scope.narrowed:
+        query = (query.join(ChurnEvent, on=(CancelFlowSubmission.churn_event == ChurnEvent.id))
+                 .where(scope.where()))
+    else:
+        query = query.where(CancelFlowSubmission.project == scope.project_id)
+    return query.scalar() or 0
+
+
+def by_variant(scope: Scope) -> list[dict]:
+    """Emails sent and recoveries attributed, per strategy x tone: all nine pairs, zeros included,
+    in the order of store.variants.STRATEGIES and TONES (plus any other pair found, after them)."""
+    sent = (Variant.select(Variant.strategy, Variant.tone, fn.COUNT(Variant.id))
+            .where((Variant.project == scope.project_id) & (Variant.status == "sent")))
+    if scope.narrowed:
+        sent = sent.join(ChurnEvent, on=(Variant.churn_event == ChurnEvent.id)).where(scope.where())
+    sent = sent.group_by(Variant.strategy, Variant.tone).tuples()
+    won = (ChurnEvent.select(Variant.strategy, Variant.tone, fn.COUNT(ChurnEvent.id))
+           .join(Variant, JOIN.INNER, on=(ChurnEvent.recovered_by_variant_id == Variant.id))
+           .where(scope.where() & (ChurnEvent.status == "recovered"))
+           .group_by(Variant.strategy, Variant.tone).tuples())
+    table = {(s, t): {"strategy": s, "tone": t, "sent": 0, "recovered": 0, "recovery_rate": 0.0}
+             for s in STRATEGIES for t in TONES}
+    for strategy, tone, count in sent:
+        table.setdefault((strategy, tone), {"strategy": strategy, "tone": tone, "sent": 0, "recovered": 0,
+                                            "recovery_rate": 0.0})["sent"] = count
+    for strategy, tone, count in won:
+        table.setdefault((strategy, tone), {"strategy": strategy, "tone": tone, "sent": 0, "recovered": 0,
+                                            "recovery_rate": 0.0})["recovered"] = count
+    for row in table.values():
+        row["recovery_rate"] = rate(row["recovered"], row["sent"])
+    return list(table.values())
