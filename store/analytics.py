@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import peewee
-from peewee import JOIN, Case, fn
+from peewee import JOIN, SQL, Case, fn
 
 from store.cancel_flow import CancelFlowSubmission
 from store.churn_events import lost_cutoff
@@ -54,9 +54,10 @@ class Scope:
 # --- portable SQL pieces -------------------------------------------------------------------------
 
 def month_of(column) -> peewee.Node:
-    """'YYYY-MM' of a (naive UTC) timestamp column."""
+    """'YYYY-MM' of a (naive UTC) timestamp column. On SQLite the format is a literal, not a
+    parameter, so that the expression matches the index churn_events_analytics_month (m0008)."""
     if is_sqlite():
-        return fn.strftime("%Y-%m", column)
+        return fn.strftime(SQL("'%Y-%m'"), column)
     return fn.to_char(column, "YYYY-MM")
 
 
@@ -65,13 +66,6 @@ def seconds_between(later, earlier) -> peewee.Node:
     if is_sqlite():
         return (fn.julianday(later) - fn.julianday(earlier)) * 86400.0
     return fn.date_part("epoch", later - earlier)
-
-
-def effective_status(cutoff: dt.datetime) -> peewee.Node:
-    """The status a reader sees: an open event churned before the cutoff is `lost` (the same rule
-    as store.churn_events.effective_status, applied in SQL)."""
-    return Case(None, [(ChurnEvent.status.in_(OPEN_STATUSES) & (ChurnEvent.churned_at < cutoff), "lost")],
-                ChurnEvent.status)
 
 
 def recovered_amount() -> peewee.Node:
@@ -90,29 +84,32 @@ def add_amount(amounts: dict, currency: str, cents) -> None:
 # --- GET /stats ----------------------------------------------------------------------------------
 
 def stats(scope: Scope, now: dt.datetime) -> dict:
+    # Grouped by the stored status (so the GROUP BY follows the index churn_events_analytics);
+    # `stale` counts the open events churned before the cut-off, which readers see as `lost`.
     cutoff = lost_cutoff(scope.lost_after_days, now)
-    status = effective_status(cutoff)
+    stale = fn.SUM(Case(None, [(ChurnEvent.churned_at < cutoff, 1)], 0))
+    keys = (ChurnEvent.currency, ChurnEvent.cancel_reason, ChurnEvent.source, ChurnEvent.status)
     rows = (ChurnEvent
-            .select(ChurnEvent.currency, ChurnEvent.cancel_reason, ChurnEvent.source, status.alias("eff"),
-                    fn.COUNT(ChurnEvent.id).alias("n"), fn.SUM(ChurnEvent.mrr_cents).alias("mrr"),
-                    fn.SUM(recovered_amount()).alias("won"))
-            .where(scope.where())
-            .group_by(ChurnEvent.currency, ChurnEvent.cancel_reason, ChurnEvent.source, status)
-            .tuples())
+            .select(*keys, fn.COUNT(SQL("*")), fn.SUM(ChurnEvent.mrr_cents), fn.SUM(recovered_amount()), stale)
+            .where(scope.where()).group_by(*keys).tuples())
     by_status = {name: 0 for name in CHURN_STATUSES}
     by_reason: dict[str, dict] = {}
     by_source: dict[str, dict] = {}
     churned_mrr: dict[str, int] = {}
     recovered_mrr: dict[str, int] = {}
-    for currency, reason, source, eff, count, mrr, won in rows:
-        by_status[eff] = by_status.get(eff, 0) + count
+    for currency, reason, source, status, count, mrr, won, stale_count in rows:
+        if status in OPEN_STATUSES:
+            by_status["lost"] += int(stale_count)
+            by_status[status] += count - int(stale_count)
+        else:
+            by_status[status] = by_status.get(status, 0) + count
         add_amount(churned_mrr, currency, mrr)
         add_amount(recovered_mrr, currency, won)  # 0 unless recovered: every currency is listed
         for groups, key in ((by_reason, reason or NO_REASON), (by_source, source)):
             group = groups.setdefault(key, {"churned": 0, "recovered": 0, "recovery_rate": 0.0,
                                             "mrr_churned_cents": {}})
             group["churned"] += count
-            group["recovered"] += count if eff == "recovered" else 0
+            group["recovered"] += count if status == "recovered" else 0
             add_amount(group["mrr_churned_cents"], currency, mrr)
     for groups in (by_reason, by_source):
         for group in groups.values():
@@ -156,12 +153,15 @@ def cancel_flow_submissions(scope: Scope) -> int:
 def by_variant(scope: Scope) -> list[dict]:
     """Emails sent and recoveries attributed, per strategy x tone: all nine pairs, zeros included,
     in the order of store.variants.STRATEGIES and TONES (plus any other pair found, after them)."""
-    sent = (Variant.select(Variant.strategy, Variant.tone, fn.COUNT(Variant.id))
-            .where((Variant.project == scope.project_id) & (Variant.status == "sent")))
-    if scope.narrowed:
-        sent = sent.join(ChurnEvent, on=(Variant.churn_event == ChurnEvent.id)).where(scope.where())
+    if scope.narrowed:  # from the events in scope to their emails (variants_analytics_event)
+        sent = (ChurnEvent.select(Variant.strategy, Variant.tone, fn.COUNT(SQL("*")))
+                .join(Variant, on=(Variant.churn_event == ChurnEvent.id))
+                .where(scope.where() & (Variant.status == "sent")))
+    else:  # every email of the project (variants_analytics_sent)
+        sent = (Variant.select(Variant.strategy, Variant.tone, fn.COUNT(SQL("*")))
+                .where((Variant.project == scope.project_id) & (Variant.status == "sent")))
     sent = sent.group_by(Variant.strategy, Variant.tone).tuples()
-    won = (ChurnEvent.select(Variant.strategy, Variant.tone, fn.COUNT(ChurnEvent.id))
+    won = (ChurnEvent.select(Variant.strategy, Variant.tone, fn.COUNT(SQL("*")))
            .join(Variant, JOIN.INNER, on=(ChurnEvent.recovered_by_variant_id == Variant.id))
            .where(scope.where() & (ChurnEvent.status == "recovered"))
            .group_by(Variant.strategy, Variant.tone).tuples())

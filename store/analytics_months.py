@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from peewee import Case, fn
+from peewee import SQL, Case, fn
 
 from services import forecasting
 from store.analytics import Scope, add_amount, month_of, rate, recovered_amount, seconds_between
@@ -58,7 +58,7 @@ def cohorts(scope: Scope, first_month: dt.datetime, count: int) -> list[dict]:
     recovered = ChurnEvent.status == "recovered"
     delay = seconds_between(ChurnEvent.recovered_at, ChurnEvent.churned_at)
     month = month_of(ChurnEvent.churned_at)
-    columns = [month.alias("month"), ChurnEvent.currency, fn.COUNT(ChurnEvent.id),
+    columns = [month.alias("month"), ChurnEvent.currency, fn.COUNT(SQL("*")),
                fn.SUM(Case(None, [(recovered, 1)], 0))]
     columns += [fn.SUM(Case(None, [(recovered & (delay <= days * 86400 + _EPSILON_SECONDS), 1)], 0))
                 for days in WINDOWS_DAYS]
