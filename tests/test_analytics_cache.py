@@ -51,3 +51,28 @@ async def test_a_settings_change_invalidates_too(api):
     assert response.status == 200
     stats = (await api.get("/projects/acme/stats", token=token)).data
     assert (stats["open"], stats["lost"], stats["by_status"]["lost"], stats["by_status"]["new"]) == (0, 1, 1, 0)
+
+
+@pytest.mark.gen_test
+async def test_emails_sent_and_recovered_through_the_api_show_in_by_variant(api):
+    token, project = await api.owner("acme")
+    key = project["secret_key"]
+    base = "/projects/acme/churn-events"
+    stats = (await api.get("/projects/acme/stats", key=key)).data  # cached now; every write below forgets it
+    assert stats["emails_sent"] == 0
+    event = (await api.post(base, {"customer_email": "ada@example.com", "mrr_cents": 4900}, key=key)).data
+    nine = (await api.post(f"{base}/{event['id']}/generate", key=key)).data
+    first, last = nine[0], nine[4]
+    for variant in (first, last):
+        sent = await api.post(f"{base}/{event['id']}/variants/{variant['id']}/send", key=key)
+        assert sent.status == 200, sent
+    assert (await api.post(f"{base}/{event['id']}/recovered", key=key)).status == 200
+    stats = (await api.get("/projects/acme/stats", key=key)).data
+    assert stats["emails_sent"] == 2 and stats["recovered"] == 1
+    rows = {(r["strategy"], r["tone"]): r for r in stats["by_variant"]}
+    # The recovery is credited to the last email sent; drafts are not emails.
+    assert rows[(last["strategy"], last["tone"])] == {"strategy": last["strategy"], "tone": last["tone"],
+                                                      "sent": 1, "recovered": 1, "recovery_rate": 1.0}
+    assert rows[(first["strategy"], first["tone"])]["sent"] == 1
+    assert rows[(first["strategy"], first["tone"])]["recovered"] == 0
+    assert sum(r["sent"] for r in stats["by_variant"]) == 2
