@@ -207,6 +207,12 @@ def main(argv=None) -> int:
             insert_rows(Variant, builder.variants)
             insert_rows(CancelFlowSubmission, builder.submissions)
             Project.update(updated_at=utcnow()).where(Project.id == project.id).execute()
+    if not is_sqlite():
+        # Fresh planner statistics and visibility map now, rather than whenever autovacuum gets to
+        # the new rows (until then PostgreSQL plans for an empty table).
+        with unit_of_work():
+            for table in ("churn_events", "variants", "cancel_flow_submissions"):
+                database.obj.execute_sql(f"VACUUM ANALYZE {table}")
     sent = sum(1 for v in builder.variants if v["status"] == "sent")
     print(f"seeded {len(builder.events)} churn events, {len(builder.variants)} variants ({sent} sent) and "
           f"{len(builder.submissions)} cancel-flow answers into {args.slug!r} in "

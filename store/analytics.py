@@ -54,11 +54,20 @@ class Scope:
 # --- portable SQL pieces -------------------------------------------------------------------------
 
 def month_of(column) -> peewee.Node:
-    """'YYYY-MM' of a (naive UTC) timestamp column. On SQLite the format is a literal, not a
-    parameter, so that the expression matches the index churn_events_analytics_month (m0008)."""
+    """The calendar month of a (naive UTC) timestamp column; `month_label` reads the value.
+    SQLite: strftime('%Y-%m') with the format as a literal, not a parameter, so that the expression
+    matches the index churn_events_analytics_month (m0008). PostgreSQL: date_trunc('month'), which
+    its planner has statistics for (m0008), so it aggregates with a hash instead of sorting."""
     if is_sqlite():
         return fn.strftime(SQL("'%Y-%m'"), column)
-    return fn.to_char(column, "YYYY-MM")
+    return fn.date_trunc(SQL("'month'"), column)
+
+
+def month_label(value) -> str:
+    """'YYYY-MM' of what `month_of` returned (text on SQLite, a timestamp on PostgreSQL)."""
+    if isinstance(value, str):
+        return value[:7]
+    return f"{value.year:04d}-{value.month:02d}"
 
 
 def seconds_between(later, earlier) -> peewee.Node:

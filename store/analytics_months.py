@@ -11,7 +11,7 @@ from dataclasses import replace
 from peewee import SQL, Case, fn
 
 from services import forecasting
-from store.analytics import Scope, add_amount, month_of, rate, recovered_amount, seconds_between
+from store.analytics import Scope, add_amount, month_label, month_of, rate, recovered_amount, seconds_between
 from store.models import ChurnEvent
 
 WINDOWS_DAYS = (7, 30, 60, 90)
@@ -33,10 +33,6 @@ def add_months(month: dt.datetime, count: int) -> dt.datetime:
 def months_between(first: dt.datetime, last: dt.datetime) -> int:
     """How many calendar months from `first` to `last`, both included (0 if last < first)."""
     return max(0, (last.year * 12 + last.month) - (first.year * 12 + first.month) + 1)
-
-
-def month_label(month: dt.datetime) -> str:
-    return f"{month.year:04d}-{month.month:02d}"
 
 
 def month_labels(first: dt.datetime, count: int) -> list[str]:
@@ -69,9 +65,9 @@ def cohorts(scope: Scope, first_month: dt.datetime, count: int) -> list[dict]:
                      "recovered_within": {str(days): 0 for days in WINDOWS_DAYS},
                      "recovered": 0, "recovery_rate": 0.0, "mrr_churned_cents": {}, "mrr_recovered_cents": {}}
              for label in labels}
-    for label, currency, churned, won, *rest in rows:
+    for month_value, currency, churned, won, *rest in rows:
         windows, (mrr, won_mrr) = rest[:len(WINDOWS_DAYS)], rest[len(WINDOWS_DAYS):]
-        row = table[label]
+        row = table[month_label(month_value)]
         row["churned"] += churned
         row["recovered"] += int(won or 0)
         for days, n in zip(WINDOWS_DAYS, windows):
@@ -138,7 +134,7 @@ def monthly_churned(scope: Scope) -> dict[tuple[str, str], int]:
     month = month_of(ChurnEvent.churned_at)
     rows = (ChurnEvent.select(month, ChurnEvent.currency, fn.SUM(ChurnEvent.mrr_cents))
             .where(scope.where()).group_by(month, ChurnEvent.currency).tuples())
-    return {(label, currency): int(total or 0) for label, currency, total in rows}
+    return {(month_label(value), currency): int(total or 0) for value, currency, total in rows}
 
 
 def monthly_recovered(scope: Scope, start: dt.datetime, end: dt.datetime) -> dict[tuple[str, str], int]:
@@ -150,4 +146,4 @@ def monthly_recovered(scope: Scope, start: dt.datetime, end: dt.datetime) -> dic
             .where(scope.where() & (ChurnEvent.status == "recovered")
                    & (ChurnEvent.recovered_at >= start) & (ChurnEvent.recovered_at < end))
             .group_by(month, ChurnEvent.currency).tuples())
-    return {(label, currency): int(total or 0) for label, currency, total in rows}
+    return {(month_label(value), currency): int(total or 0) for value, currency, total in rows}
