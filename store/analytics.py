@@ -91,8 +91,16 @@ def add_amount(amounts: dict, currency: str, cents) -> None:
 
 
 # --- GET /stats ----------------------------------------------------------------------------------
+# Three independent parts (the handler runs them side by side on the worker pool): the events
+# grouped by currency, reason, source and status; emails sent and cancel-flow answers; recoveries
+# per kind of email. `combine` folds them into the answer.
 
 def stats(scope: Scope, now: dt.datetime) -> dict:
+    """The whole answer, one part after the other (scripts and tests)."""
+    return combine(event_groups(scope, now), sends_and_submissions(scope), recoveries_by_kind(scope))
+
+
+def event_groups(scope: Scope, now: dt.datetime) -> dict:
     # Grouped by the stored status (so the GROUP BY follows the index churn_events_analytics);
     # `stale` counts the open events churned before the cut-off, which readers see as `lost`.
     cutoff = lost_cutoff(scope.lost_after_days, now)
@@ -124,10 +132,19 @@ def stats(scope: Scope, now: dt.datetime) -> dict:
         for group in groups.values():
             group["recovery_rate"] = rate(group["recovered"], group["churned"])
             group["mrr_churned_cents"] = dict(sorted(group["mrr_churned_cents"].items()))
+    return {"by_status": by_status, "by_reason": dict(sorted(by_reason.items())),
+            "by_source": dict(sorted(by_source.items())), "mrr_churned_cents": dict(sorted(churned_mrr.items())),
+            "mrr_recovered_cents": dict(sorted(recovered_mrr.items()))}
 
+
+def sends_and_submissions(scope: Scope) -> tuple[dict, int]:
+    return emails_sent_by_kind(scope), cancel_flow_submissions(scope)
+
+
+def combine(groups: dict, sends: tuple[dict, int], recoveries: dict) -> dict:
+    by_status = groups["by_status"]
+    sent, submissions = sends
     total = sum(by_status.values())
-    submissions = cancel_flow_submissions(scope)
-    variants = by_variant(scope)
     return {
         "churn_events": total,
         "recovered": by_status["recovered"],
@@ -137,14 +154,14 @@ def stats(scope: Scope, now: dt.datetime) -> dict:
         "recovery_rate": rate(by_status["recovered"], total),
         "save_rate": rate(by_status["saved"], submissions),
         "cancel_flow_submissions": submissions,
-        "mrr_churned_cents": dict(sorted(churned_mrr.items())),
-        "mrr_recovered_cents": dict(sorted(recovered_mrr.items())),
-        "emails_sent": sum(row["sent"] for row in variants),
-        "currencies": sorted(churned_mrr),
-        "by_reason": dict(sorted(by_reason.items())),
-        "by_source": dict(sorted(by_source.items())),
+        "mrr_churned_cents": groups["mrr_churned_cents"],
+        "mrr_recovered_cents": groups["mrr_recovered_cents"],
+        "emails_sent": sum(sent.values()),
+        "currencies": list(groups["mrr_churned_cents"]),
+        "by_reason": groups["by_reason"],
+        "by_source": groups["by_source"],
         "by_status": by_status,
-        "by_variant": variants,
+        "by_variant": variant_table(sent, recoveries),
     }
 
 
@@ -159,29 +176,31 @@ def cancel_flow_submissions(scope: Scope) -> int:
     return query.scalar() or 0
 
 
-def by_variant(scope: Scope) -> list[dict]:
-    """Emails sent and recoveries attributed, per strategy x tone: all nine pairs, zeros included,
-    in the order of store.variants.STRATEGIES and TONES (plus any other pair found, after them)."""
+def emails_sent_by_kind(scope: Scope) -> dict[tuple[str, str], int]:
+    """(strategy, tone) -> emails sent for events in scope."""
     if scope.narrowed:  # from the events in scope to their emails (variants_analytics_event)
-        sent = (ChurnEvent.select(Variant.strategy, Variant.tone, fn.COUNT(SQL("*")))
-                .join(Variant, on=(Variant.churn_event == ChurnEvent.id))
-                .where(scope.where() & (Variant.status == "sent")))
+        query = (ChurnEvent.select(Variant.strategy, Variant.tone, fn.COUNT(SQL("*")))
+                 .join(Variant, on=(Variant.churn_event == ChurnEvent.id))
+                 .where(scope.where() & (Variant.status == "sent")))
     else:  # every email of the project (variants_analytics_sent)
-        sent = (Variant.select(Variant.strategy, Variant.tone, fn.COUNT(SQL("*")))
-                .where((Variant.project == scope.project_id) & (Variant.status == "sent")))
-    sent = sent.group_by(Variant.strategy, Variant.tone).tuples()
-    won = (ChurnEvent.select(Variant.strategy, Variant.tone, fn.COUNT(SQL("*")))
-           .join(Variant, JOIN.INNER, on=(ChurnEvent.recovered_by_variant_id == Variant.id))
-           .where(scope.where() & (ChurnEvent.status == "recovered"))
-           .group_by(Variant.strategy, Variant.tone).tuples())
-    table = {(s, t): {"strategy": s, "tone": t, "sent": 0, "recovered": 0, "recovery_rate": 0.0}
-             for s in STRATEGIES for t in TONES}
-    for strategy, tone, count in sent:
-        table.setdefault((strategy, tone), {"strategy": strategy, "tone": tone, "sent": 0, "recovered": 0,
-                                            "recovery_rate": 0.0})["sent"] = count
-    for strategy, tone, count in won:
-        table.setdefault((strategy, tone), {"strategy": strategy, "tone": tone, "sent": 0, "recovered": 0,
-                                            "recovery_rate": 0.0})["recovered"] = count
-    for row in table.values():
-        row["recovery_rate"] = rate(row["recovered"], row["sent"])
-    return list(table.values())
+        query = (Variant.select(Variant.strategy, Variant.tone, fn.COUNT(SQL("*")))
+                 .where((Variant.project == scope.project_id) & (Variant.status == "sent")))
+    return {(s, t): n for s, t, n in query.group_by(Variant.strategy, Variant.tone).tuples()}
+
+
+def recoveries_by_kind(scope: Scope) -> dict[tuple[str, str], int]:
+    """(strategy, tone) -> recovered events in scope credited to an email of that kind."""
+    query = (ChurnEvent.select(Variant.strategy, Variant.tone, fn.COUNT(SQL("*")))
+             .join(Variant, JOIN.INNER, on=(ChurnEvent.recovered_by_variant_id == Variant.id))
+             .where(scope.where() & (ChurnEvent.status == "recovered"))
+             .group_by(Variant.strategy, Variant.tone).tuples())
+    return {(s, t): n for s, t, n in query}
+
+
+def variant_table(sent: dict, recovered: dict) -> list[dict]:
+    """All nine strategy x tone pairs, zeros included, in the order of store.variants.STRATEGIES
+    and TONES (then any other pair found)."""
+    pairs = [(s, t) for s in STRATEGIES for t in TONES]
+    pairs += sorted((set(sent) | set(recovered)) - set(pairs))
+    return [{"strategy": s, "tone": t, "sent": sent.get((s, t), 0), "recovered": recovered.get((s, t), 0),
+             "recovery_rate": rate(recovered.get((s, t), 0), sent.get((s, t), 0))} for s, t in pairs]
