@@ -11,6 +11,9 @@ rate limiting off), and times each endpoint from one keep-alive client:
   so the cache has forgotten the project and the answer is computed by the database;
 - cached: the same request again and again.
 
+Wall times depend on what else the machine runs; the server's own CPU time per cold request
+(from /proc, averaged) does much less, and is printed beside them.
+
 Prints median and p99 in milliseconds, as JSON too. Numbers go in docs/BENCHMARKS.md.
 """
 from __future__ import annotations
@@ -80,6 +83,14 @@ class Client:
         return response.status, (time.perf_counter() - started) * 1000, payload
 
 
+def cpu_ms(pid: int) -> float:
+    """CPU time (user + system, all threads) the server process has used, in ms. Sampled by the
+    kernel at clock ticks: meaningful as an average over many requests, not for one."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def summary(samples: list[float]) -> dict:
     ordered = sorted(samples)
     return {"n": len(ordered), "median_ms": round(statistics.median(ordered), 2),
@@ -116,13 +127,15 @@ def main() -> int:
             path = path.format(slug=args.slug)
             status, _, payload = client.call("GET", path)  # warm the server's code paths and the OS cache
             assert status == 200, payload[:300]
-            cold = []
+            cold, cold_cpu = [], 0.0
             for i in range(args.cold):
                 status, _, payload = client.call("POST", f"/api/v1/projects/{args.slug}/churn-events",
                                                  {"customer_email": f"bench-{name}-{i}-{secrets.token_hex(3)}@example.com",
                                                   "mrr_cents": 4900})
                 assert status == 201, payload[:300]
+                before = cpu_ms(server.pid)
                 status, ms, payload = client.call("GET", path)
+                cold_cpu += cpu_ms(server.pid) - before
                 assert status == 200, payload[:300]
                 cold.append(ms)
             cached = []
@@ -130,9 +143,11 @@ def main() -> int:
                 status, ms, payload = client.call("GET", path)
                 assert status == 200
                 cached.append(ms)
-            results[name] = {"cold": summary(cold), "cached": summary(cached)}
+            results[name] = {"cold": {**summary(cold), "server_cpu_ms_mean": round(cold_cpu / len(cold), 1)},
+                             "cached": summary(cached)}
             print(f"{name:12s} cold median {results[name]['cold']['median_ms']:7.2f} ms  p99 "
-                  f"{results[name]['cold']['p99_ms']:7.2f} ms | cached median {results[name]['cached']['median_ms']:6.2f} ms"
+                  f"{results[name]['cold']['p99_ms']:7.2f} ms (server CPU {results[name]['cold']['server_cpu_ms_mean']:5.1f} ms)"
+                  f" | cached median {results[name]['cached']['median_ms']:6.2f} ms"
                   f"  p99 {results[name]['cached']['p99_ms']:6.2f} ms", flush=True)
     finally:
         server.terminate()

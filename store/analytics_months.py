@@ -49,6 +49,8 @@ def narrow(scope: Scope, start: dt.datetime, end: dt.datetime) -> Scope:
 
 def cohorts(scope: Scope, first_month: dt.datetime, count: int) -> list[dict]:
     """One row per calendar month of churned_at, `first_month` and the `count - 1` after it."""
+    if count <= 0:
+        return []
     labels = month_labels(first_month, count)
     scoped = narrow(scope, first_month, add_months(first_month, count))
     recovered = ChurnEvent.status == "recovered"
