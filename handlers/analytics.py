@@ -40,9 +40,11 @@ class DateBound(Field):
 
 
 RANGE_FIELDS = {"from": DateBound(), "to": DateBound(), "currency": Currency()}
-STATS = Schema(RANGE_FIELDS)
-COHORTS = Schema({**RANGE_FIELDS, "months": Integer(minimum=1, maximum=MAX_COHORT_MONTHS, default=12)})
-FORECASTING = Schema({**RANGE_FIELDS, "horizon": Integer(minimum=1, maximum=12, default=3)})
+# Unknown query parameters are ignored, as on the list endpoints.
+STATS = Schema(RANGE_FIELDS, allow_unknown=True)
+COHORTS = Schema({**RANGE_FIELDS, "months": Integer(minimum=1, maximum=MAX_COHORT_MONTHS, default=12)},
+                 allow_unknown=True)
+FORECASTING = Schema({**RANGE_FIELDS, "horizon": Integer(minimum=1, maximum=12, default=3)}, allow_unknown=True)
 
 
 def analytics_cache(ctx) -> AnalyticsCache:
