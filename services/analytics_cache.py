@@ -44,7 +44,3 @@ class AnalyticsCache:
     def forget_project(self, project_id: str) -> None:
         with self._lock:
             self._generations[project_id] = self._generations.get(project_id, 0) + 1
-
-    def clear(self) -> None:
-        with self._lock:
-            self._answers.clear()
