@@ -76,3 +76,24 @@ async def test_emails_sent_and_recovered_through_the_api_show_in_by_variant(api)
     assert rows[(first["strategy"], first["tone"])]["sent"] == 1
     assert rows[(first["strategy"], first["tone"])]["recovered"] == 0
     assert sum(r["sent"] for r in stats["by_variant"]) == 2
+
+
+@pytest.mark.gen_test
+async def test_cancel_flow_saves_count_apart_from_recoveries(api):
+    _, project = await api.owner("acme")
+    key = project["secret_key"]
+    assert (await api.get("/projects/acme/stats", key=key)).data["saved"] == 0  # cached now
+
+    def answer(email, **extra):
+        return {"public_key": project["public_key"], "customer_email": email, "reason": "too_expensive", **extra}
+
+    # Declined, then accepted (two answers of one customer), and one customer who just leaves.
+    assert (await api.post("/cancel-flow/reasons", answer("a@example.com", offer_shown=True))).status == 201
+    assert (await api.post("/cancel-flow/reasons",
+                           answer("a@example.com", offer_shown=True, offer_accepted=True))).status == 200
+    assert (await api.post("/cancel-flow/reasons", answer("b@example.com"))).status == 201
+    stats = (await api.get("/projects/acme/stats", key=key)).data
+    assert (stats["churn_events"], stats["saved"], stats["recovered"], stats["open"]) == (2, 1, 0, 1)
+    assert stats["cancel_flow_submissions"] == 3 and stats["save_rate"] == 1 / 3
+    assert stats["recovery_rate"] == 0.0
+    assert stats["by_source"]["widget"]["churned"] == 2 and stats["by_source"]["widget"]["recovered"] == 0
