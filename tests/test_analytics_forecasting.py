@@ -104,8 +104,7 @@ async def test_too_little_history_says_so(api):
     assert response.data["forecast"] == []
     assert [h["mrr_churned_cents"] for h in response.data["history"]] == [{"USD": 5000}, {"USD": 6000}]
     # A third complete month (the first churn's month counts) is enough.
-    churn_in(project["id"], "D", add_months(current, -3), 4000)
-    data.insert_event(project["id"], "E", utcnow() - dt.timedelta(seconds=1), mrr=1)  # through the store: no invalidation
+    churn_in(project["id"], "D", add_months(current, -3), 4000)  # inserted behind the cache
     await api.patch("/projects/acme", {"settings": {"lost_after_days": 90}}, token=token)  # a write: forget the cache
     response = await api.get("/projects/acme/forecasting?horizon=12", token=token)
     assert response.data["insufficient_history"] is False
