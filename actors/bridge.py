@@ -36,6 +36,11 @@ def _set_exception(future: asyncio.Future, error: BaseException) -> None:
         future.set_exception(error)
 
 
+class ActorRestarted(Exception):
+    """A call that was still queued when its actor crashed; it never ran, so the registry sends
+    it again to the fresh actor."""
+
+
 class BridgedActorMixin:
     """`on_receive` for `Call` messages. Expected errors (`ApiError`) go back to the caller and
     the actor lives on; anything else goes back too and then crashes the actor, so the registry
@@ -56,3 +61,23 @@ class BridgedActorMixin:
             raise
         message.resolve(result)
         return None
+
+    def on_failure(self, exception_type, exception_value, traceback) -> None:
+        # Pykka drops `tell` messages still queued behind the one that crashed: hand each back
+        # to its caller instead of leaving it to time out.
+        inbox = getattr(self, "actor_inbox", None)
+        while inbox is not None and not inbox.empty():
+            envelope = inbox.get()
+            message = getattr(envelope, "message", None)
+            if isinstance(message, Call):
+                message.fail(ActorRestarted())
+        close_thread_connection()
+
+
+def close_thread_connection() -> None:
+    """Close this actor thread's database connection (SQLite keeps one per thread)."""
+    from store.db import database
+
+    db = database.obj
+    if db is not None and not db.is_closed() and not hasattr(db, "close_all"):
+        db.close()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,10 @@ class KeyOwner:
     project_id: str
     slug: str
     plan: str
+    expires_at: float | None = None  # Unix time a rotated key stops working; None: current key
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.expires_at is not None and (now or time.time()) >= self.expires_at
 
 
 class KeyCache:
@@ -32,7 +37,11 @@ class KeyCache:
 
     def get(self, key_hash: str) -> KeyOwner | None:
         with self._lock:
-            return self._cache.get(key_hash)
+            owner = self._cache.get(key_hash)
+            if owner is not None and owner.expired():
+                del self._cache[key_hash]  # a rotated key's grace ended: never serve it from here
+                return None
+            return owner
 
     def put(self, key_hash: str, owner: KeyOwner) -> None:
         with self._lock:
