@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Benchmarks: each workload in bench/workloads/*.lua is driven with wrk against Windback server
+# and against a bare Tornado app answering the same request shape (bench/baseline.py), and one
+# table compares them. Add a workload by adding NAME.lua (and, optionally, NAME.setup.py, run
+# with the server's URL before the workload; BENCH_SLUG / BENCH_KEY / BENCH_TOKEN in its env).
+#
+#   bench/run.sh [WORKLOAD ...]        (default: every workload)
+#   BENCH_DURATION=10s BENCH_CONNECTIONS=32 BENCH_THREADS=2 bench/run.sh
+#   BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench bench/run.sh   (default: temp SQLite)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PY=${PYTHON:-$ROOT/.venv/bin/python}
+[ -x "$PY" ] || PY=$(command -v python3)
+command -v wrk >/dev/null || { echo "bench: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+DURATION=${BENCH_DURATION:-10s}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+THREADS=${BENCH_THREADS:-2}
+WORK=$(mktemp -d /tmp/windback-bench.XXXXXX)
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+SERVER_PORT=$(free_port)
+BASE_PORT=$(free_port)
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+wait_up() {  # URL
+  for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
+  echo "bench: $1 did not come up" >&2; exit 1
+}
+
+"$PY" bench/baseline.py "$BASE_PORT" >"$WORK/baseline.log" 2>&1 &
+PIDS+=($!)
+WINDBACK_DATABASE_URL=${BENCH_DATABASE_URL:-sqlite:///$WORK/bench.db} \
+WINDBACK_PORT=$SERVER_PORT WINDBACK_HOST=127.0.0.1 \
+WINDBACK_RATE_LIMIT_SCALE=0 WINDBACK_BCRYPT_ROUNDS=4 WINDBACK_LOG_LEVEL=warning \
+WINDBACK_OUTBOX_DIR=$WORK/outbox \
+  "$PY" server.py >"$WORK/server.log" 2>&1 &
+PIDS+=($!)
+wait_up "http://127.0.0.1:$SERVER_PORT/health"
+wait_up "http://127.0.0.1:$BASE_PORT/health"
+eval "$("$PY" bench/setup.py "http://127.0.0.1:$SERVER_PORT")"
+export BENCH_SLUG BENCH_KEY BENCH_TOKEN BENCH_RUN_ID=$(date +%s)
+
+if [ $# -gt 0 ]; then WORKLOADS=("$@"); else
+  WORKLOADS=(); for f in bench/workloads/*.lua; do WORKLOADS+=("$(basename "$f" .lua)"); done
+fi
+
+drive() {  # NAME PORT OUT
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "bench/workloads/$1.lua" \
+      "http://127.0.0.1:$2" >"$3" 2>&1
+}
+# Requests/s, p50 and p99 (ms) and non-2xx count from wrk's report.
+summarise() {
+  awk '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /Requests\/sec/ { rps=$2 }
+    /^ +50%/ { p50=ms($2) }
+    /^ +99%/ { p99=ms($2) }
+    /Non-2xx/ { bad=$NF }
+    END { printf "%s %s %s %s\n", rps, p50, p99, (bad==""?0:bad) }' "$1"
+}
+
+ROWS=()
+for name in "${WORKLOADS[@]}"; do
+  [ -f "bench/workloads/$name.lua" ] || { echo "bench: no workload $name" >&2; exit 1; }
+  if [ -f "bench/workloads/$name.setup.py" ]; then
+    "$PY" "bench/workloads/$name.setup.py" "http://127.0.0.1:$SERVER_PORT"
+  fi
+  drive "$name" "$BASE_PORT" "$WORK/$name.baseline.txt"
+  drive "$name" "$SERVER_PORT" "$WORK/$name.server.txt"
+  read -r b_rps b_p50 b_p99 b_bad < <(summarise "$WORK/$name.baseline.txt")
+  read -r s_rps s_p50 s_p99 s_bad < <(summarise "$WORK/$name.server.txt")
+  ROWS+=("$name $s_rps $s_p50 $s_p99 $s_bad $b_rps $b_p50 $b_p99")
+done
+
+echo
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION; database ${BENCH_DATABASE_URL:-SQLite (temp file)}; raw reports in $WORK"
+printf '| %-22s | %9s | %8s | %8s | %7s | %13s | %8s | %8s | %8s |\n' workload "req/s" "p50 ms" "p99 ms" "non-2xx" "baseline req/s" "base p50" "base p99" "ratio"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..24})" "-----------" "----------" "----------" "---------" "----------------" "----------" "----------" "----------"
+for row in "${ROWS[@]}"; do
+  read -r name s_rps s_p50 s_p99 s_bad b_rps b_p50 b_p99 <<<"$row"
+  ratio=$(awk -v s="$s_rps" -v b="$b_rps" 'BEGIN { printf "%.0f%%", (b>0 ? 100*s/b : 0) }')
+  printf '| %-22s | %9.0f | %8.2f | %8.2f | %7s | %14.0f | %8.2f | %8.2f | %8s |\n' \
+    "$name" "$s_rps" "$s_p50" "$s_p99" "$s_bad" "$b_rps" "$b_p50" "$b_p99" "$ratio"
+done
