@@ -78,15 +78,19 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture
-def test_env(tmp_path):
-    """The WINDBACK_* variables a test server runs with; tests may change them before `ctx`."""
-    return {
+def test_env(tmp_path, request):
+    """The WINDBACK_* variables a test server runs with. A test changes them with
+    `@pytest.mark.env({"WINDBACK_...": "..."})` (applied before `ctx` is built)."""
+    env = {
         "WINDBACK_BCRYPT_ROUNDS": "4",
         "WINDBACK_SECRET": "test-secret-0123456789abcdef-0123456789",
         "WINDBACK_OUTBOX_DIR": str(tmp_path / "outbox"),
         "WINDBACK_RATE_LIMIT_SCALE": "1000",
         "WINDBACK_PUBLIC_URL": "http://windback.test",
     }
+    for marker in reversed(list(request.node.iter_markers("env"))):
+        env.update(marker.args[0])
+    return env
 
 
 @pytest.fixture
