@@ -202,6 +202,7 @@ def table_count(model) -> int:
 
 import shutil  # noqa: E402
 import socket  # noqa: E402
+import ssl  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -229,7 +230,8 @@ class LiveServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.env.get("WINDBACK_TLS_CERT") else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> "LiveServer":
         self._log = open(self.log_path, "ab")
@@ -240,7 +242,8 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}: {self.read_log()[-3000:]}")
             try:
-                with urllib.request.urlopen(self.url + "/health", timeout=1) as response:
+                context = ssl._create_unverified_context() if self.url.startswith("https") else None
+                with urllib.request.urlopen(self.url + "/health", timeout=1, context=context) as response:
                     if response.status == 200:
                         return self
             except OSError:
