@@ -60,10 +60,10 @@ class ProjectActors:
             except pykka.ActorDeadError:
                 ref = self._ref(project_id)  # that one had died: this starts a fresh one
                 ref.tell(message)
+            # A timer on the future itself: cheaper than asyncio.wait_for, which wraps it in a task.
+            timer = loop.call_at(deadline, _expire, future)
             try:
-                result = await asyncio.wait_for(future, max(0.0, deadline - loop.time()))
-            except asyncio.TimeoutError:
-                raise ApiError(504, "TIMEOUT", "The project's work queue did not answer in time") from None
+                result = await future
             except ActorRestarted:
                 continue  # queued behind a crash, never ran: send it to the fresh actor
             except ApiError:
@@ -71,6 +71,8 @@ class ProjectActors:
             except Exception:
                 self._forget(project_id, ref)  # that actor is crashing; the next call starts a fresh one
                 raise
+            finally:
+                timer.cancel()
             break
         else:
             raise ApiError(503, "UNAVAILABLE", "The project's work queue is restarting; retry")
@@ -108,6 +110,11 @@ class ProjectActors:
                 ref.stop(block=True, timeout=timeout)
             except (pykka.Timeout, pykka.ActorDeadError):
                 pass
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(ApiError(504, "TIMEOUT", "The project's work queue did not answer in time"))
 
 
 class AsyncActorProxy:

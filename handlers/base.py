@@ -286,9 +286,12 @@ class BaseHandler(tornado.web.RequestHandler):
         if self.key_owner is not None:
             if self.key_owner.slug != slug:
                 raise not_found("Project")
-            self.project = await run_db(projects.project_by_slug, slug)
+            self.project = self.ctx.projects.get(self.key_owner.project_id)
             if self.project is None:
-                raise not_found("Project")
+                self.project = await run_db(projects.project_by_slug, slug)
+                if self.project is None:
+                    raise not_found("Project")
+                self.ctx.projects.put(self.project)
             return
         found = await run_db(projects.membership, slug, self.user_id)
         if found is None:
@@ -369,6 +372,9 @@ def _http_message(status: int, error: tornado.web.HTTPError) -> str:
 
 def log_request(handler: tornado.web.RequestHandler) -> None:
     """One JSON line per request (the application's `log_function`)."""
+    level = logging.ERROR if handler.get_status() >= 500 else logging.INFO
+    if not log.isEnabledFor(level):
+        return
     request = handler.request
     line = {
         "method": request.method,
@@ -378,5 +384,4 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
         "request_id": getattr(handler, "request_id", None),
         "ip": request.remote_ip,
     }
-    level = logging.ERROR if handler.get_status() >= 500 else logging.INFO
     log.log(level, json.dumps(line, separators=(",", ":")))

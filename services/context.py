@@ -52,6 +52,29 @@ class KeyCache:
             self._cache.clear()
 
 
+class ProjectCache:
+    """Project id -> its `store.models.Project` row for a few seconds, so a request with a secret
+    key finds its project (settings included) without a database round trip. Handlers that change
+    a project call `ctx.project_changed`, which forgets it at once in this process; other processes
+    see the change within `ttl` seconds (docs/configuration.md)."""
+
+    def __init__(self, ttl: float = 5.0, maxsize: int = 10_000):
+        self._cache: cachetools.TTLCache = cachetools.TTLCache(maxsize=maxsize, ttl=ttl)
+        self._lock = threading.Lock()
+
+    def get(self, project_id: str):
+        with self._lock:
+            return self._cache.get(project_id)
+
+    def put(self, project) -> None:
+        with self._lock:
+            self._cache[project.id] = project
+
+    def forget(self, project_id: str) -> None:
+        with self._lock:
+            self._cache.pop(project_id, None)
+
+
 @dataclass
 class Context:
     settings: Settings
@@ -60,11 +83,14 @@ class Context:
     actors: ProjectActors
     limiter: RateLimiter
     keys: KeyCache = field(default_factory=KeyCache)
+    projects: ProjectCache = field(default_factory=ProjectCache)
     extras: dict = field(default_factory=dict)  # feature services (writers, caches) by name
     # Called with a project id after any write to that project (caches forget it).
     change_listeners: list = field(default_factory=list)
     in_flight: int = 0  # requests being served; a graceful stop waits for 0
 
     def project_changed(self, project_id: str) -> None:
+        """Call after changing a project's own row (name, settings, keys, plan)."""
+        self.projects.forget(project_id)
         for listener in self.change_listeners:
             listener(project_id)
