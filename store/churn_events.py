@@ -203,8 +203,48 @@ def list_events(project_id: str, filters: dict, sort: str, order: str, offset: i
     else:  # a plain ORDER BY lets the (project, column, id) index serve the page
         first = column.asc() if order == "asc" else column.desc()
     ordering = [first, ChurnEvent.id.asc() if order == "asc" else ChurnEvent.id.desc()]
-    rows = query.order_by(*ordering).offset(offset).limit(limit)
-    return [churn_json(event, cutoff) for event in rows], total
+    page = query.order_by(*ordering).offset(offset).limit(limit)
+    # Plain rows rather than model instances: peewee's per-value conversions (strptime on SQLite
+    # timestamps) cost more than the query itself.
+    cursor = database.obj.execute_sql(*page.sql())
+    names = [column[0] for column in cursor.description]
+    return [row_json(dict(zip(names, row)), cutoff) for row in cursor.fetchall()], total
+
+
+def _timestamp(value) -> dt.datetime | None:
+    """A timestamp column as the driver returns it (text on SQLite) -> naive UTC datetime."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(value)
+
+
+def row_json(row: dict, cutoff: dt.datetime) -> dict:
+    """`churn_json` for a plain database row (column name -> value)."""
+    churned_at = _timestamp(row["churned_at"])
+    status = row["status"]
+    if status in OPEN_STATUSES and churned_at is not None and churned_at < cutoff:
+        status = "lost"
+    return {
+        "id": row["id"],
+        "customer_email": row["customer_email"],
+        "customer_name": row["customer_name"],
+        "customer_id": row["customer_id"],
+        "plan": row["plan"],
+        "mrr_cents": row["mrr_cents"],
+        "currency": row["currency"],
+        "cancel_reason": row["cancel_reason"],
+        "cancel_reason_detail": row["cancel_reason_detail"],
+        "source": row["source"],
+        "status": status,
+        "churned_at": iso(churned_at),
+        "recovered_at": iso(_timestamp(row["recovered_at"])),
+        "recovered_mrr_cents": row["recovered_mrr_cents"],
+        "recovered_by_variant_id": row["recovered_by_variant_id"],
+        "saved": bool(row["saved"]),
+        "metadata": loads_object(row["metadata"]),
+        "created_at": iso(_timestamp(row["created_at"])),
+        "updated_at": iso(_timestamp(row["updated_at"])),
+    }
 
 
 def sweep_lost(now: dt.datetime | None = None) -> int:
