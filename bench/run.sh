@@ -30,13 +30,15 @@ wait_up() {  # URL
 }
 
 "$PY" bench/baseline.py "$BASE_PORT" >"$WORK/baseline.log" 2>&1 &
-PIDS+=($!)
+BASE_PID=$!
+PIDS+=($BASE_PID)
 WINDBACK_DATABASE_URL=${BENCH_DATABASE_URL:-sqlite:///$WORK/bench.db} \
 WINDBACK_PORT=$SERVER_PORT WINDBACK_HOST=127.0.0.1 \
 WINDBACK_RATE_LIMIT_SCALE=0 WINDBACK_BCRYPT_ROUNDS=4 WINDBACK_LOG_LEVEL=warning \
 WINDBACK_OUTBOX_DIR=$WORK/outbox \
   "$PY" server.py >"$WORK/server.log" 2>&1 &
-PIDS+=($!)
+SERVER_PID=$!
+PIDS+=($SERVER_PID)
 wait_up "http://127.0.0.1:$SERVER_PORT/health"
 wait_up "http://127.0.0.1:$BASE_PORT/health"
 eval "$("$PY" bench/setup.py "http://127.0.0.1:$SERVER_PORT")"
@@ -46,19 +48,27 @@ if [ $# -gt 0 ]; then WORKLOADS=("$@"); else
   WORKLOADS=(); for f in bench/workloads/*.lua; do WORKLOADS+=("$(basename "$f" .lua)"); done
 fi
 
-drive() {  # NAME PORT OUT
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # user + system, in clock ticks
+drive() {  # NAME PORT PID OUT: wrk's report, then the process's CPU ticks spent during the run
+  local before after
+  before=$(cpu_ticks "$3")
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "bench/workloads/$1.lua" \
-      "http://127.0.0.1:$2" >"$3" 2>&1
+      "http://127.0.0.1:$2" >"$4" 2>&1
+  after=$(cpu_ticks "$3")
+  echo "CPU_TICKS $((after - before))" >>"$4"
 }
-# Requests/s, p50 and p99 (ms) and non-2xx count from wrk's report.
+# Requests/s, p50 and p99 (ms), non-2xx count and CPU microseconds per request from a report.
+TICK=$(getconf CLK_TCK)
 summarise() {
-  awk '
+  awk -v tick="$TICK" '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /Requests\/sec/ { rps=$2 }
+    /requests in/ { total=$1 }
     /^ +50%/ { p50=ms($2) }
     /^ +99%/ { p99=ms($2) }
     /Non-2xx/ { bad=$NF }
-    END { printf "%s %s %s %s\n", rps, p50, p99, (bad==""?0:bad) }' "$1"
+    /^CPU_TICKS/ { ticks=$2 }
+    END { printf "%s %s %s %s %.0f\n", rps, p50, p99, (bad==""?0:bad), (total>0 ? ticks/tick*1e6/total : 0) }' "$1"
 }
 
 ROWS=()
@@ -67,20 +77,22 @@ for name in "${WORKLOADS[@]}"; do
   if [ -f "bench/workloads/$name.setup.py" ]; then
     "$PY" "bench/workloads/$name.setup.py" "http://127.0.0.1:$SERVER_PORT"
   fi
-  drive "$name" "$BASE_PORT" "$WORK/$name.baseline.txt"
-  drive "$name" "$SERVER_PORT" "$WORK/$name.server.txt"
-  read -r b_rps b_p50 b_p99 b_bad < <(summarise "$WORK/$name.baseline.txt")
-  read -r s_rps s_p50 s_p99 s_bad < <(summarise "$WORK/$name.server.txt")
-  ROWS+=("$name $s_rps $s_p50 $s_p99 $s_bad $b_rps $b_p50 $b_p99")
+  drive "$name" "$BASE_PORT" "$BASE_PID" "$WORK/$name.baseline.txt"
+  drive "$name" "$SERVER_PORT" "$SERVER_PID" "$WORK/$name.server.txt"
+  read -r b_rps b_p50 b_p99 b_bad b_cpu < <(summarise "$WORK/$name.baseline.txt")
+  read -r s_rps s_p50 s_p99 s_bad s_cpu < <(summarise "$WORK/$name.server.txt")
+  ROWS+=("$name $s_rps $s_p50 $s_p99 $s_bad $s_cpu $b_rps $b_p50 $b_p99 $b_cpu")
 done
 
 echo
-echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION; database ${BENCH_DATABASE_URL:-SQLite (temp file)}; raw reports in $WORK"
-printf '| %-22s | %9s | %8s | %8s | %7s | %13s | %8s | %8s | %8s |\n' workload "req/s" "p50 ms" "p99 ms" "non-2xx" "baseline req/s" "base p50" "base p99" "ratio"
-printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..24})" "-----------" "----------" "----------" "---------" "----------------" "----------" "----------" "----------"
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION; database ${BENCH_DATABASE_URL:-SQLite (temp file)}; load average $(cut -d' ' -f1-3 /proc/loadavg); raw reports in $WORK"
+echo "cpu = CPU time of the server process per request (us); ratio = server req/s / baseline req/s"
+echo
+echo "| workload | req/s | p50 ms | p99 ms | non-2xx | cpu us/req | baseline req/s | p50 ms | p99 ms | cpu us/req | ratio |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for row in "${ROWS[@]}"; do
-  read -r name s_rps s_p50 s_p99 s_bad b_rps b_p50 b_p99 <<<"$row"
+  read -r name s_rps s_p50 s_p99 s_bad s_cpu b_rps b_p50 b_p99 b_cpu <<<"$row"
   ratio=$(awk -v s="$s_rps" -v b="$b_rps" 'BEGIN { printf "%.0f%%", (b>0 ? 100*s/b : 0) }')
-  printf '| %-22s | %9.0f | %8.2f | %8.2f | %7s | %14.0f | %8.2f | %8.2f | %8s |\n' \
-    "$name" "$s_rps" "$s_p50" "$s_p99" "$s_bad" "$b_rps" "$b_p50" "$b_p99" "$ratio"
+  printf '| %s | %.0f | %.2f | %.2f | %s | %s | %.0f | %.2f | %.2f | %s | %s |\n' \
+    "$name" "$s_rps" "$s_p50" "$s_p99" "$s_bad" "$s_cpu" "$b_rps" "$b_p50" "$b_p99" "$b_cpu" "$ratio"
 done
