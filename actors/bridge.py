@@ -37,6 +37,14 @@ def _set_exception(future: asyncio.Future, error: BaseException) -> None:
         future.set_exception(error)
 
 
+def _settle_all(settled: list) -> None:
+    for future, result, error in settled:
+        if error is not None:
+            _set_exception(future, error)
+        else:
+            _set_result(future, result)
+
+
 class ActorRestarted(Exception):
     """A call that was still queued when its actor crashed; it never ran, so the registry sends
     it again to the fresh actor."""
@@ -110,11 +118,12 @@ class BridgedActorMixin:
                 if other is not current:
                     other.fail(ActorRestarted())  # undone with the batch: run it again
             raise
+        # One wake-up of each event loop for the whole batch, not one per call.
+        by_loop: dict = {}
         for call, result, error in outcomes:
-            if error is not None:
-                call.fail(error)
-            else:
-                call.resolve(result)
+            by_loop.setdefault(call.loop, []).append((call.future, result, error))
+        for loop, settled in by_loop.items():
+            loop.call_soon_threadsafe(_settle_all, settled)
 
     def on_failure(self, exception_type, exception_value, traceback) -> None:
         # Pykka drops `tell` messages still queued behind the one that crashed: hand each back
