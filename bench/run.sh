@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks: each workload in bench/workloads/*.lua is driven with wrk against Windback server
 # and against a bare Tornado app answering the same request shape (bench/baseline.py), and one
-# table compares them. Add a workload by adding NAME.lua (and, optionally, NAME.setup.py, run
-# with the server's URL before the workload; BENCH_SLUG / BENCH_KEY / BENCH_TOKEN in its env).
+# table compares them. Add a workload by adding NAME.lua (it reads BENCH_SLUG / BENCH_KEY /
+# BENCH_TOKEN with os.getenv) and, optionally, NAME.setup.py: run with the server's URL before the
+# workload (same variables in its env); the BENCH_*=value lines it prints hold for that workload.
 #
 #   bench/run.sh [WORKLOAD ...]        (default: every workload)
 #   BENCH_DURATION=10s BENCH_CONNECTIONS=32 BENCH_THREADS=2 bench/run.sh
@@ -74,13 +75,17 @@ summarise() {
 ROWS=()
 for name in "${WORKLOADS[@]}"; do
   [ -f "bench/workloads/$name.lua" ] || { echo "bench: no workload $name" >&2; exit 1; }
+  # A setup script may print BENCH_*=value lines: they hold for this workload only.
+  saved_slug=$BENCH_SLUG saved_key=$BENCH_KEY
   if [ -f "bench/workloads/$name.setup.py" ]; then
-    "$PY" "bench/workloads/$name.setup.py" "http://127.0.0.1:$SERVER_PORT"
+    eval "$("$PY" "bench/workloads/$name.setup.py" "http://127.0.0.1:$SERVER_PORT" | grep -E '^BENCH_[A-Z_]+=[A-Za-z0-9_.:/-]*$')"
+    export BENCH_SLUG BENCH_KEY
   fi
   drive "$name" "$BASE_PORT" "$BASE_PID" "$WORK/$name.baseline.txt"
   drive "$name" "$SERVER_PORT" "$SERVER_PID" "$WORK/$name.server.txt"
   read -r b_rps b_p50 b_p99 b_bad b_cpu < <(summarise "$WORK/$name.baseline.txt")
   read -r s_rps s_p50 s_p99 s_bad s_cpu < <(summarise "$WORK/$name.server.txt")
+  BENCH_SLUG=$saved_slug BENCH_KEY=$saved_key
   ROWS+=("$name $s_rps $s_p50 $s_p99 $s_bad $s_cpu $b_rps $b_p50 $b_p99 $b_cpu")
 done
 

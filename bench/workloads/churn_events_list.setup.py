@@ -1,13 +1,25 @@
-"""Seed 1,000 churn events so the list workload pages over a realistic table."""
+"""A project of its own with 1,000 churn events, so the list workload pages over a table of a
+known size whatever ran before it. Prints BENCH_SLUG / BENCH_KEY for this workload."""
 import json
 import os
 import sys
 import urllib.request
 
-base, slug, key = sys.argv[1], os.environ["BENCH_SLUG"], os.environ["BENCH_KEY"]
+base = sys.argv[1]
+
+
+def call(method, path, body, headers):
+    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json", **headers})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)["data"]
+
+
+project = call("POST", "/api/v1/projects", {"name": "Bench list", "slug": "bench-list"},
+               {"Authorization": f"Bearer {os.environ['BENCH_TOKEN']}"})
 for i in range(1000):
-    body = {"customer_email": f"seed-{i}@example.com", "mrr_cents": 1000 + i, "cancel_reason": "not_using"}
-    request = urllib.request.Request(f"{base}/api/v1/projects/{slug}/churn-events", method="POST",
-                                     data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json", "X-API-Key": key})
-    urllib.request.urlopen(request, timeout=30).read()
+    call("POST", "/api/v1/projects/bench-list/churn-events",
+         {"customer_email": f"seed-{i}@example.com", "mrr_cents": 1000 + i, "cancel_reason": "not_using"},
+         {"X-API-Key": project["secret_key"]})
+print(f"BENCH_SLUG={project['slug']}")
+print(f"BENCH_KEY={project['secret_key']}")
