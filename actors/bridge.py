@@ -56,10 +56,11 @@ class BridgedActorMixin:
     starts a fresh one for the next message (state lives in the store, not here).
 
     Group commit: calls already waiting in the inbox when the actor takes one are applied
-    together, in order, in one database transaction, each in a savepoint of its own (an
-    `ApiError` undoes only its own call). Replies go out only after that transaction committed,
-    so an answered change is durable. A crash undoes the whole batch; the other calls of the
-    batch are then sent again to the fresh actor (`ActorRestarted`).
+    together, in order, in one database transaction; each command's own `transaction()` becomes
+    a savepoint inside it, so an `ApiError` raised inside it undoes that command only. Replies go
+    out only after the batch committed, so an answered change is durable. A crash undoes the
+    whole batch; the other calls of the batch are then sent again to the fresh actor
+    (`ActorRestarted`).
     """
 
     max_batch = 64
@@ -100,16 +101,18 @@ class BridgedActorMixin:
 
     def _apply_batch(self, batch: list[Call]) -> None:
         from handlers.errors import ApiError
-        from store.db import database, unit_of_work
+        from store.db import unit_of_work
 
         outcomes = []
         current = batch[0]
         try:
             with unit_of_work() as db, db.atomic():
                 for current in batch:
+                    # Each command's own `transaction()` is now a savepoint: an error raised inside
+                    # it undoes that command only, and what it wrote before raising after its
+                    # transaction is kept, exactly as when it runs alone.
                     try:
-                        with database.obj.atomic():  # a savepoint: an error undoes this call only
-                            outcomes.append((current, getattr(self, current.method)(*current.args, **current.kwargs), None))
+                        outcomes.append((current, getattr(self, current.method)(*current.args, **current.kwargs), None))
                     except ApiError as error:
                         outcomes.append((current, None, error))
         except BaseException as error:
