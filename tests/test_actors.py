@@ -40,7 +40,7 @@ async def test_calls_queued_behind_a_crash_are_served_by_the_fresh_actor(api, ct
     assert count(ChurnEvent) == 20
 
 
-@pytest.mark.env({"WINDBACK_ACTOR_TIMEOUT": "0.5"})
+@pytest.mark.env({"WINDBACK_ACTOR_TIMEOUT": "2"})
 @pytest.mark.gen_test(timeout=30)
 async def test_a_stuck_actor_answers_504_and_the_ioloop_keeps_serving(api, migrated):
     _, project = await api.owner()

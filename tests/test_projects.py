@@ -196,13 +196,13 @@ async def test_a_rotated_key_works_until_its_grace_period_ends(api):
     token, acme = await api.owner("acme")
     old = acme["secret_key"]
     assert (await api.get("/projects/acme", key=old)).status == 200
-    r = await api.post("/projects/acme/rotate-keys", {"grace_seconds": 2, "public_key": True}, token=token)
+    r = await api.post("/projects/acme/rotate-keys", {"grace_seconds": 3, "public_key": True}, token=token)
     assert r.status == 200
     assert r.data["public_key"] != acme["public_key"]
     assert r.data["previous_keys_expire_at"].endswith("Z")
     assert (await api.get("/projects/acme", key=old)).status == 200
     assert (await api.get("/projects/acme", key=r.data["secret_key"])).status == 200
-    await asyncio.sleep(2.5)
+    await asyncio.sleep(3.5)
     assert (await api.get("/projects/acme", key=old)).status == 401
     assert (await api.get("/projects/acme", key=r.data["secret_key"])).status == 200
 

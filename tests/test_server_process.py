@@ -59,7 +59,12 @@ def test_sigterm_finishes_the_request_in_flight(live_server, migrated):
             server.url + "/api/v1/projects/acme/churn-events", "POST", {"customer_email": "late@example.com"},
             {"X-API-Key": key})))
         worker.start()
-        time.sleep(0.5)  # the request reaches the actor, which waits on the lock
+        # The request has reached the project's actor (started by it), which waits on the lock.
+        deadline = time.monotonic() + 20
+        while call(server.url + "/health")[1]["data"]["actors"] != 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.2)
         server.process.send_signal(signal.SIGTERM)
         time.sleep(0.5)
         assert server.process.poll() is None  # still finishing
