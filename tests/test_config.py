@@ -26,7 +26,7 @@ def test_every_variable_is_read():
         "WINDBACK_GOOGLE_JWKS_URL": "http://127.0.0.1:9/certs", "WINDBACK_RATE_LIMIT_SCALE": "0",
         "WINDBACK_REQUIRE_HTTPS": "yes", "WINDBACK_TRUSTED_PROXIES": "10.0.0.1, 10.0.0.2",
         "WINDBACK_BCRYPT_ROUNDS": "4", "WINDBACK_LOG_LEVEL": "DEBUG", "WINDBACK_ACTOR_TIMEOUT": "2.5",
-        "WINDBACK_ACTOR_IDLE_SECONDS": "60", "WINDBACK_JWT_TTL_SECONDS": "3600",
+        "WINDBACK_ACTOR_IDLE_SECONDS": "60", "WINDBACK_JWT_TTL_SECONDS": "3600", "WINDBACK_DB_WORKERS": "3",
     })
     assert (s.host, s.port, s.secret) == ("0.0.0.0", 9000, "s" * 40)
     assert s.public_url == "https://wb.example.com"
@@ -35,8 +35,8 @@ def test_every_variable_is_read():
     assert s.openai_api_key == "sk-fallback" and s.writer_backend == "openai:gpt-x"
     assert s.rate_limit_scale == 0 and not s.rate_limiting
     assert s.require_https and s.trusted_proxies == {"10.0.0.1", "10.0.0.2"}
-    assert (s.bcrypt_rounds, s.log_level, s.actor_timeout, s.actor_idle_seconds, s.jwt_ttl_seconds) == \
-        (4, "debug", 2.5, 60, 3600)
+    assert (s.bcrypt_rounds, s.log_level, s.actor_timeout, s.actor_idle_seconds, s.jwt_ttl_seconds, s.db_workers) == \
+        (4, "debug", 2.5, 60, 3600, 3)
     assert load_settings({"WINDBACK_SMTP_URL": "smtps://mail.example.com"}).smtp.port == 465
     assert load_settings({"OPENAI_API_KEY": "a", "WINDBACK_OPENAI_API_KEY": "b"}).openai_api_key == "b"
 
