@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres install migrate clean seed demo openapi
+.PHONY: run test test-sqlite test-postgres install migrate bench clean seed demo openapi
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ test-postgres: install
 # Rewrite docs/openapi.json from the code (tests/test_openapi.py fails while it is out of date).
 openapi: install
 	$(PY) scripts/openapi.py
+
+# Throughput against bare Tornado (needs wrk), SQLite and PostgreSQL; see docs/BENCHMARKS.md.
+bench: install
+	PYTHON=$(PY) bench/run.sh
 
 clean:
 	rm -rf $(VENV) *.egg-info windback.db windback.db-* outbox
