@@ -351,7 +351,9 @@ class BaseHandler(tornado.web.RequestHandler):
         # is another record.
         key = hashlib.sha256(f"{self.request.method} {self.request.path} {given}".encode()).hexdigest()
         body_hash = hashlib.sha256(self.request.body or b"").hexdigest()
-        outcome = await run_db(idempotency.claim, scope, key, self.request.method, self.request.path, body_hash)
+        # The stored path is masked: a path may carry a secret (an invitation token).
+        outcome = await run_db(idempotency.claim, scope, key, self.request.method,
+                               mask_key_in_text(self.request.path), body_hash)
         if outcome.kind == "claimed":
             self._idempotency = (scope, key)
         elif outcome.kind == "replay":
