@@ -8,6 +8,7 @@
 #   bench/run.sh [WORKLOAD ...]        (default: every workload)
 #   BENCH_DURATION=10s BENCH_CONNECTIONS=32 BENCH_THREADS=2 bench/run.sh
 #   BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench bench/run.sh   (that database only)
+#   BENCH_PROCESSES=2 bench/run.sh     (python server.py --processes 2)
 #   BENCH_PG_ADMIN_URL=postgresql://postgres@127.0.0.1:5432/postgres (default): where a temporary
 #   database windback_bench_<random> is created for the PostgreSQL pass (and dropped); unreachable:
 #   SQLite only. The bench/workloads/webhooks_stripe workload needs the stripe package.
@@ -75,7 +76,16 @@ if [ $# -gt 0 ]; then WORKLOADS=("$@"); else
 fi
 export BENCH_THREADS=$THREADS BENCH_WORK=$WORK
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # user + system, in clock ticks
+cpu_ticks() {  # user + system clock ticks of a process and its children (server.py --processes)
+  local total=0 pid stat
+  for stat in /proc/[0-9]*/stat; do
+    read -r pid _ _ ppid _ < "$stat" 2>/dev/null || continue
+    if [ "$pid" = "$1" ] || [ "$ppid" = "$1" ]; then
+      total=$((total + $(awk '{print $14 + $15}' "$stat" 2>/dev/null || echo 0)))
+    fi
+  done
+  echo "$total"
+}
 drive() {  # NAME PORT PID OUT: wrk's report, then the process's CPU ticks spent during the run
   local before after
   before=$(cpu_ticks "$3")
@@ -103,7 +113,7 @@ start_server() {  # DATABASE_URL LOG: the server on SERVER_PORT, its pid in SERV
   WINDBACK_PORT=$SERVER_PORT WINDBACK_HOST=127.0.0.1 \
   WINDBACK_RATE_LIMIT_SCALE=0 WINDBACK_BCRYPT_ROUNDS=4 WINDBACK_LOG_LEVEL=warning \
   WINDBACK_OUTBOX_DIR=$WORK/outbox \
-    "$PY" server.py >"$2" 2>&1 &
+    "$PY" server.py ${BENCH_PROCESSES:+--processes "$BENCH_PROCESSES"} >"$2" 2>&1 &
   SERVER_PID=$!
   PIDS+=($SERVER_PID)
   wait_up "http://127.0.0.1:$SERVER_PORT/health"
@@ -135,7 +145,7 @@ for database in "${DATABASES[@]}"; do
 done
 
 echo
-echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION; $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average $(cut -d' ' -f1-3 /proc/loadavg); raw reports in $WORK"
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION; server processes ${BENCH_PROCESSES:-1}; $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average $(cut -d' ' -f1-3 /proc/loadavg); raw reports in $WORK"
 echo "cpu = CPU time of the server process per request (us); ratio = server req/s / baseline req/s"
 echo
 echo "| database | workload | req/s | p50 ms | p99 ms | non-2xx | cpu us/req | baseline req/s | p50 ms | p99 ms | cpu us/req | ratio |"
