@@ -1,0 +1,190 @@
+"""Stored webhook deliveries (SPEC 8): the raw verified event, unique per project, provider and
+provider event id, and where its processing stands.
+
+`store_deliveries` is the group committer's writer: a whole batch of verified deliveries in one
+transaction, each answered `duplicate` or not. Uniqueness is the database's (a unique index), so
+two processes that receive the same event at once still store it once. Status:
+`received` (stored, not yet applied) -> `processed` | `ignored` | `failed` (error kept, retried
+by `scripts/replay_webhooks.py`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Sequence
+
+import peewee
+
+from store.models import BaseModel, Project, new_id, utcnow
+
+PROVIDERS = ("stripe", "razorpay", "custom")
+WEBHOOK_STATUSES = ("received", "processed", "ignored", "failed")
+# Not yet applied: what the replay script picks up (`--failed`: only the failed ones).
+UNFINISHED = ("received", "failed")
+
+
+class WebhookEvent(BaseModel):
+    id = peewee.CharField(primary_key=True, max_length=40, default=lambda: new_id("whe"))
+    project = peewee.ForeignKeyField(Project, on_delete="CASCADE")
+    provider = peewee.CharField(max_length=16)
+    event_id = peewee.CharField(max_length=255)  # the provider's id of the event
+    event_type = peewee.CharField(max_length=120)
+    payload = peewee.TextField()  # the raw body, exactly as signed
+    occurred_at = peewee.DateTimeField(null=True)  # the provider's own timestamp (ordering)
+    received_at = peewee.DateTimeField(default=utcnow)
+    processed_at = peewee.DateTimeField(null=True)
+    status = peewee.CharField(max_length=16, default="received")
+    error = peewee.TextField(null=True)
+    attempts = peewee.IntegerField(default=0)
+    # Filled when applied: whom it concerned, what it did, and which churn event it touched.
+    action = peewee.CharField(max_length=16, null=True)  # churn | recovery | ignored
+    customer_id = peewee.CharField(max_length=200, null=True)
+    customer_email = peewee.CharField(max_length=254, null=True)
+    amount_cents = peewee.BigIntegerField(null=True)
+    churn_event_id = peewee.CharField(max_length=40, null=True)
+
+    class Meta:
+        table_name = "webhook_events"
+        indexes = (
+            (("project", "provider", "event_id"), True),
+            (("project", "status", "occurred_at"), False),
+            (("status",), False),
+            (("project", "customer_id"), False),
+            (("project", "customer_email"), False),
+        )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A verified delivery, ready to store."""
+
+    project_id: str
+    provider: str
+    event_id: str
+    event_type: str
+    payload: str
+    occurred_at: dt.datetime | None
+    status: str = "received"  # `ignored` when the type is one we never act on
+
+
+@dataclass(frozen=True)
+class Stored:
+    id: str  # the stored row (the first delivery's, for a duplicate)
+    duplicate: bool
+    status: str
+
+
+def _key(project_id: str, provider: str, event_id: str) -> tuple:
+    return project_id, provider, event_id
+
+
+def store_deliveries(deliveries: Sequence[Delivery]) -> list[Stored]:
+    """Insert a batch in the caller's transaction; one `Stored` per delivery, in order.
+
+    Rows get their ids here, are inserted with ON CONFLICT DO NOTHING, and are read back: a row
+    whose id is ours was stored by this call, any other id means the event was already there
+    (delivered before, earlier in this batch, or by another process at the same moment)."""
+    now = utcnow()
+    ours: dict[tuple, dict] = {}
+    for delivery in deliveries:
+        key = _key(delivery.project_id, delivery.provider, delivery.event_id)
+        if key not in ours:
+            ours[key] = {
+                "id": new_id("whe"), "project": delivery.project_id, "provider": delivery.provider,
+                "event_id": delivery.event_id, "event_type": delivery.event_type[:120],
+                "payload": delivery.payload, "occurred_at": delivery.occurred_at, "received_at": now,
+                "status": delivery.status, "attempts": 0,
+                "processed_at": now if delivery.status == "ignored" else None,
+                "action": "ignored" if delivery.status == "ignored" else None,
+            }
+    rows = list(ours.values())
+    for start in range(0, len(rows), 100):
+        WebhookEvent.insert_many(rows[start:start + 100]).on_conflict_ignore().execute()
+    stored: dict[tuple, tuple[str, str]] = {}
+    event_ids = sorted({row["event_id"] for row in rows})
+    for start in range(0, len(event_ids), 200):
+        query = (WebhookEvent.select(WebhookEvent.id, WebhookEvent.project, WebhookEvent.provider,
+                                     WebhookEvent.event_id, WebhookEvent.status)
+                 .where(WebhookEvent.event_id.in_(event_ids[start:start + 200])))
+        for row in query.tuples():
+            stored[_key(row[1], row[2], row[3])] = (row[0], row[4])
+    results, answered = [], set()
+    for delivery in deliveries:
+        key = _key(delivery.project_id, delivery.provider, delivery.event_id)
+        row_id, status = stored[key]
+        fresh = row_id == ours[key]["id"] and key not in answered
+        answered.add(key)
+        results.append(Stored(row_id, not fresh, status))
+    return results
+
+
+def get(webhook_event_id: str) -> WebhookEvent | None:
+    return WebhookEvent.get_or_none(WebhookEvent.id == webhook_event_id)
+
+
+def claim(webhook_event_id: str) -> bool:
+    """Start applying an event in the caller's transaction: count the attempt unless it already
+    took effect. On PostgreSQL the row stays locked until commit, so a second processor of the
+    same event waits here and then sees it `processed`."""
+    return (WebhookEvent.update(attempts=WebhookEvent.attempts + 1)
+            .where((WebhookEvent.id == webhook_event_id) & (WebhookEvent.status != "processed"))
+            .execute()) == 1
+
+
+def finish(webhook_event_id: str, status: str, **fields) -> None:
+    (WebhookEvent.update(status=status, processed_at=utcnow(), error=None, **fields)
+     .where(WebhookEvent.id == webhook_event_id).execute())
+
+
+def mark_failed(webhook_event_id: str, error: str) -> None:
+    """Record a failed attempt (its own transaction: the attempt's changes were rolled back)."""
+    (WebhookEvent.update(status="failed", error=error[:2000], attempts=WebhookEvent.attempts + 1,
+                         processed_at=None)
+     .where((WebhookEvent.id == webhook_event_id) & (WebhookEvent.status != "processed")).execute())
+
+
+def pending_ids(project_id: str, limit: int = 200) -> list[str]:
+    """Events of a project stored but not yet applied, oldest provider time first."""
+    query = (WebhookEvent.select(WebhookEvent.id)
+             .where((WebhookEvent.project == project_id) & (WebhookEvent.status == "received"))
+             .order_by(WebhookEvent.occurred_at.asc(nulls="last"), WebhookEvent.received_at.asc())
+             .limit(limit))
+    return [row[0] for row in query.tuples()]
+
+
+def replay_candidates(project_id: str | None = None, failed_only: bool = False) -> list[tuple[str, str]]:
+    """(project id, event id) of every event that has not taken effect, in provider-time order."""
+    statuses = ("failed",) if failed_only else UNFINISHED
+    query = WebhookEvent.select(WebhookEvent.project, WebhookEvent.id).where(WebhookEvent.status.in_(statuses))
+    if project_id is not None:
+        query = query.where(WebhookEvent.project == project_id)
+    query = query.order_by(WebhookEvent.occurred_at.asc(nulls="last"), WebhookEvent.received_at.asc())
+    return [(row[0], row[1]) for row in query.tuples()]
+
+
+def email_for_customer_id(project_id: str, customer_id: str) -> str | None:
+    """The email an earlier event of this customer carried, if any."""
+    row = (WebhookEvent.select(WebhookEvent.customer_email)
+           .where((WebhookEvent.project == project_id) & (WebhookEvent.customer_id == customer_id)
+                  & WebhookEvent.customer_email.is_null(False))
+           .order_by(WebhookEvent.received_at.desc()).first())
+    return row.customer_email if row else None
+
+
+def pending_recovery(project_id: str, customer_id: str | None, customer_email: str | None,
+                     after: dt.datetime) -> WebhookEvent | None:
+    """The newest applied recovery of this customer, not older than `after`, that closed no churn
+    event (it arrived before the churn it belongs to)."""
+    match = []
+    if customer_id:
+        match.append(WebhookEvent.customer_id == customer_id)
+    if customer_email:
+        match.append(WebhookEvent.customer_email == customer_email)
+    if not match:
+        return None
+    who = match[0] if len(match) == 1 else (match[0] | match[1])
+    return (WebhookEvent.select()
+            .where((WebhookEvent.project == project_id) & (WebhookEvent.status == "processed")
+                   & (WebhookEvent.action == "recovery") & WebhookEvent.churn_event_id.is_null()
+                   & (WebhookEvent.occurred_at >= after) & who)
+            .order_by(WebhookEvent.occurred_at.desc()).first())
