@@ -45,6 +45,7 @@ class WebhookIntake:
         self._projects: cachetools.TTLCache = cachetools.TTLCache(maxsize=10_000, ttl=ttl)
         self._lock = threading.Lock()  # the change feed may call from other threads
         self._drains: dict[str, bool] = {}  # project id -> "go round again"; IOLoop thread only
+        self._tasks: set = set()  # running drains (the loop keeps only weak references)
         self.committer = GroupCommitter("webhooks", store_deliveries)
         ctx.change_listeners.append(self.forget_project)
 
@@ -75,7 +76,9 @@ class WebhookIntake:
             self._drains[project_id] = True
             return
         self._drains[project_id] = False
-        asyncio.get_running_loop().create_task(self._drain(project_id))
+        task = asyncio.get_running_loop().create_task(self._drain(project_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _drain(self, project_id: str) -> None:
         try:
