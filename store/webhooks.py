@@ -152,6 +152,14 @@ def pending_ids(project_id: str, limit: int = 200) -> list[str]:
     return [row[0] for row in query.tuples()]
 
 
+def projects_with_unapplied(received_before: dt.datetime) -> list[str]:
+    """Projects holding events stored before `received_before` and still not applied (e.g. the
+    server stopped between the answer and the actor)."""
+    query = (WebhookEvent.select(WebhookEvent.project).distinct()
+             .where((WebhookEvent.status == "received") & (WebhookEvent.received_at < received_before)))
+    return [row[0] for row in query.tuples()]
+
+
 def replay_candidates(project_id: str | None = None, failed_only: bool = False) -> list[tuple[str, str]]:
     """(project id, event id) of every event that has not taken effect, in provider-time order."""
     statuses = ("failed",) if failed_only else UNFINISHED

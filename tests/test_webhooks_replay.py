@@ -125,3 +125,20 @@ async def test_applying_a_stored_event_twice_changes_nothing(api):
     with unit_of_work():
         assert apply_stored_event(row.id) == "processed"
     assert snapshot() == before
+
+
+@pytest.mark.gen_test
+async def test_events_stored_but_never_applied_are_resumed_by_housekeeping(api, ctx):
+    from services.webhooks.intake import resume_unapplied
+    from store.webhooks import Delivery, store_deliveries
+    from store.db import transaction
+
+    _, project = await webhook_project(api)
+    # As if the server had stopped between the answer and the actor: stored, never applied.
+    body = encode({"type": "churn", "customer_email": "late@example.com"})
+    with unit_of_work(), transaction():
+        store_deliveries([Delivery(project["id"], "custom", "m_late", "churn", body.decode(), None)])
+    assert await resume_unapplied(ctx, older_than=0) == 1
+    [row] = await settled(project["id"])
+    assert row.status == "processed"
+    assert [e.customer_email for e in churn_events(project["id"])] == ["late@example.com"]

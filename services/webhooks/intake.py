@@ -9,16 +9,19 @@ instead of starting a second one, so a burst of deliveries costs a few actor cal
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import threading
 from dataclasses import dataclass
 
 import cachetools
 
+from handlers.errors import ApiError
 from store import projects
 from store.db import run_db
 from store.group_commit import GroupCommitter
-from store.webhooks import Delivery, Stored, store_deliveries
+from store.models import utcnow
+from store.webhooks import Delivery, Stored, projects_with_unapplied, store_deliveries
 
 log = logging.getLogger("windback.webhooks")
 DRAIN_BATCH = 200
@@ -86,6 +89,9 @@ class WebhookIntake:
                 self._drains[project_id] = False
                 try:
                     applied = await self.ctx.actors.project(project_id).drain_webhooks(DRAIN_BATCH)
+                except ApiError as error:  # shutting down (503) or a slow actor (504): resumed later
+                    log.info("webhook events of project %s left for later: %s", project_id, error.message)
+                    return
                 except Exception:  # noqa: BLE001 - the events stay stored; the next kick or a replay retries
                     log.exception("applying webhook events of project %s failed", project_id)
                     return
@@ -96,6 +102,15 @@ class WebhookIntake:
 
     def stop(self) -> None:
         self.committer.stop()
+
+
+async def resume_unapplied(ctx, older_than: float = 30.0) -> int:
+    """Kick the projects whose stored events were never applied (housekeeping, every minute)."""
+    stale = await run_db(projects_with_unapplied, utcnow() - dt.timedelta(seconds=older_than))
+    intake = intake_for(ctx) if stale else None
+    for project_id in stale:
+        intake.kick(project_id)
+    return len(stale)
 
 
 def intake_for(ctx) -> WebhookIntake:
