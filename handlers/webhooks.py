@@ -62,9 +62,9 @@ class WebhookHandler(BaseHandler):
             verify.verify_stripe(body, self.request.headers.get("Stripe-Signature"), secret)
         except verify.InvalidSignature as error:
             raise invalid_signature(str(error)) from None
-        except ValueError:
-            raise bad_request("The body is not valid JSON", "body") from None
-        event = parse_json(body)  # a plain dict: the stored payload is re-read the same way
+        event = parse_json(body)
+        if not isinstance(event, dict):
+            raise bad_request("A Stripe event is a JSON object", "body")
         event_id, event_type = event.get("id"), event.get("type")
         if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
             raise bad_request("A Stripe event needs a string id and type", "id")

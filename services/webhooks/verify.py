@@ -25,13 +25,16 @@ class InvalidSignature(Exception):
     pass
 
 
-def verify_stripe(body: bytes, header: str | None, secret: str):
-    """`stripe.Webhook.construct_event` with the project's `whsec_` secret (300 s tolerance).
-    Returns the parsed event; a correctly signed body that is not JSON raises ValueError."""
+def verify_stripe(body: bytes, header: str | None, secret: str) -> None:
+    """Stripe's own check, `stripe.WebhookSignature.verify_header`, with the project's `whsec_`
+    secret and a 300 s tolerance: exactly what `stripe.Webhook.construct_event` runs before it
+    builds a `stripe.Event`. We stop there because building that object tree costs ~450 us a
+    delivery (more than a whole bare Tornado request) and we use the plain JSON anyway
+    (docs/webhooks.md, "Verification")."""
     if not header:
         raise InvalidSignature("The Stripe-Signature header is missing")
     try:
-        return stripe.Webhook.construct_event(body, header, secret, tolerance=STRIPE_TOLERANCE)
+        stripe.WebhookSignature.verify_header(body, header, secret, STRIPE_TOLERANCE)
     except stripe.SignatureVerificationError as error:
         raise InvalidSignature(f"Stripe signature verification failed: {_first_sentence(error)}") from None
     except UnicodeDecodeError:
