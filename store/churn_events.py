@@ -73,17 +73,20 @@ def get_event(project_id: str, event_id: str) -> ChurnEvent:
 
 
 def find_open_event(project_id: str, customer_email: str | None, customer_id: str | None) -> ChurnEvent | None:
+    open_in_project = (ChurnEvent.project == project_id) & ChurnEvent.status.in_(OPEN_STATUSES)
     conditions = []
     if customer_email:
-        conditions.append(ChurnEvent.customer_email == customer_email.lower())
+        conditions.append(open_in_project & (ChurnEvent.customer_email == customer_email.lower()))
     if customer_id:
-        conditions.append(ChurnEvent.customer_id == customer_id)
+        conditions.append(open_in_project & (ChurnEvent.customer_id == customer_id))
     if not conditions:
         return None
+    # A top-level OR of whole conditions, sorted here: SQLite then looks the customer up in the
+    # (project, customer_email) and (project, customer_id) indexes; with the OR inside or an
+    # ORDER BY created_at it walked every event of the project. At most two rows match.
     match = conditions[0] if len(conditions) == 1 else (conditions[0] | conditions[1])
-    return (ChurnEvent.select()
-            .where((ChurnEvent.project == project_id) & ChurnEvent.status.in_(OPEN_STATUSES) & match)
-            .order_by(ChurnEvent.created_at.desc()).first())
+    rows = list(ChurnEvent.select().where(match))
+    return max(rows, key=lambda event: (event.created_at, event.id)) if rows else None
 
 
 def record_churn(project_id: str, fields: dict) -> tuple[ChurnEvent, bool]:

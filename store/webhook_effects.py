@@ -25,7 +25,7 @@ import peewee
 from services.webhooks.mapping import Action, normalize
 from store import churn_events, webhooks
 from store.db import transaction
-from store.models import ChurnEvent, utcnow
+from store.models import OPEN_STATUSES, ChurnEvent, utcnow
 
 log = logging.getLogger("windback.webhooks")
 
@@ -68,32 +68,34 @@ def email_known_for(project_id: str, customer_id: str) -> str | None:
     found = webhooks.email_for_customer_id(project_id, customer_id)
     if found:
         return found
-    event = (ChurnEvent.select(ChurnEvent.customer_email)
-             .where((ChurnEvent.project == project_id) & (ChurnEvent.customer_id == customer_id)
-                    & ChurnEvent.customer_email.is_null(False))
-             .order_by(ChurnEvent.created_at.desc()).first())
-    return event.customer_email if event else None
+    # Filtered here rather than with IS NOT NULL, which steered SQLite to the email index.
+    events = (ChurnEvent.select(ChurnEvent.customer_email, ChurnEvent.created_at)
+              .where((ChurnEvent.project == project_id) & (ChurnEvent.customer_id == customer_id)).tuples())
+    known = sorted(((created, email) for email, created in events if email), reverse=True)
+    return known[0][1] if known else None
 
 
 def fill_missing_email(project_id: str, customer_id: str, email: str) -> None:
     """Events of this customer created before the email was known get it now."""
-    for event in (ChurnEvent.select(ChurnEvent.id)
-                  .where((ChurnEvent.project == project_id) & (ChurnEvent.customer_id == customer_id)
-                         & ChurnEvent.customer_email.is_null())):
+    events = (ChurnEvent.select(ChurnEvent.id, ChurnEvent.customer_email)
+              .where((ChurnEvent.project == project_id) & (ChurnEvent.customer_id == customer_id)).tuples())
+    for event_id in [event_id for event_id, known in events if known is None]:
         try:
             with transaction():  # a savepoint: a clash with another open event skips this one
                 ChurnEvent.update(customer_email=email, updated_at=utcnow()).where(
-                    (ChurnEvent.id == event.id) & ChurnEvent.customer_email.is_null()).execute()
+                    (ChurnEvent.id == event_id) & ChurnEvent.customer_email.is_null()).execute()
         except peewee.IntegrityError:
-            log.info("not filling email of churn event %s: the customer has another open event", event.id)
+            log.info("not filling email of churn event %s: the customer has another open event", event_id)
 
 
-def _customer(action: Action):
+def _customer(action: Action, condition):
+    """`condition` for this customer, by email or by customer id, as a top-level OR so that SQLite
+    searches the (project, customer_email) and (project, customer_id) indexes."""
     match = []
     if action.customer_email:
-        match.append(ChurnEvent.customer_email == action.customer_email)
+        match.append(condition & (ChurnEvent.customer_email == action.customer_email))
     if action.customer_id:
-        match.append(ChurnEvent.customer_id == action.customer_id)
+        match.append(condition & (ChurnEvent.customer_id == action.customer_id))
     return match[0] if len(match) == 1 else (match[0] | match[1])
 
 
@@ -107,22 +109,26 @@ def _stamp(event_id: str, when) -> None:
 def apply_churn(project_id: str, action: Action, source: str) -> str:
     when = action.occurred_at or utcnow()
     action.occurred_at = when
-    episode = (ChurnEvent.select(ChurnEvent.id)
-               .where((ChurnEvent.project == project_id) & (ChurnEvent.status == "recovered")
-                      & (ChurnEvent.churned_at <= when) & (ChurnEvent.recovered_at >= when) & _customer(action))
-               .order_by(ChurnEvent.churned_at.desc()).first())
-    if episode is not None:
-        return episode.id  # part of a churn that is already won back: nothing to change
+    # The customer's open event, and any recovered episode this churn falls inside, in one query.
+    relevant = (ChurnEvent.project == project_id) & (
+        ChurnEvent.status.in_(OPEN_STATUSES)
+        | ((ChurnEvent.status == "recovered") & (ChurnEvent.churned_at <= when) & (ChurnEvent.recovered_at >= when)))
+    candidates = sorted(ChurnEvent.select().where(_customer(action, relevant)),
+                        key=lambda event: (event.created_at, event.id), reverse=True)
+    if any(event.status == "recovered" for event in candidates):
+        # Part of a churn that is already won back: nothing to change.
+        return next(event.id for event in candidates if event.status == "recovered")
     fields = action.churn_fields(source)
-    existing = churn_events.find_open_event(project_id, action.customer_email, action.customer_id)
-    if existing is not None:
+    if candidates:
+        existing = candidates[0]
         if existing.source_event_at is None or existing.source_event_at <= when:
             churn_events.record_churn(project_id, fields)  # newer data: update the open event
             _stamp(existing.id, when)
         return existing.id
     recovery = webhooks.pending_recovery(project_id, action.customer_id, action.customer_email, when)
-    event, _ = churn_events.record_churn(project_id, fields)
-    _stamp(event.id, when)
+    event, created = churn_events.record_churn(project_id, {**fields, "source_event_at": when})
+    if not created:
+        _stamp(event.id, when)
     if recovery is not None:
         # The recovery arrived first: the churn is recorded already recovered by it.
         churn_events.mark_recovered(project_id, event.id, recovery.amount_cents, recovered_at=recovery.occurred_at)

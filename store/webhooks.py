@@ -50,8 +50,10 @@ class WebhookEvent(BaseModel):
             (("project", "provider", "event_id"), True),
             (("project", "status", "occurred_at"), False),
             (("status",), False),
-            (("project", "customer_id"), False),
-            (("project", "customer_email"), False),
+            # Earlier events of a customer (email lookup, unmatched recoveries): three equalities
+            # and a range, so the planner prefers them to the status index above.
+            (("project", "customer_id", "action", "occurred_at"), False),
+            (("project", "customer_email", "action", "occurred_at"), False),
         )
 
 
@@ -193,28 +195,27 @@ def replay_candidates(project_id: str | None = None, failed_only: bool = False) 
 
 
 def email_for_customer_id(project_id: str, customer_id: str) -> str | None:
-    """The email an earlier event of this customer carried, if any."""
-    row = (WebhookEvent.select(WebhookEvent.customer_email)
-           .where((WebhookEvent.project == project_id) & (WebhookEvent.customer_id == customer_id)
-                  & WebhookEvent.customer_email.is_null(False))
-           .order_by(WebhookEvent.received_at.desc()).first())
-    return row.customer_email if row else None
+    """The email an earlier applied event of this customer carried, if any."""
+    rows = (WebhookEvent.select(WebhookEvent.customer_email)
+            .where((WebhookEvent.project == project_id) & (WebhookEvent.customer_id == customer_id)
+                   & WebhookEvent.action.in_(("churn", "recovery")))
+            .order_by(WebhookEvent.occurred_at.desc()).limit(50).tuples())
+    return next((email for (email,) in rows if email), None)
 
 
 def pending_recovery(project_id: str, customer_id: str | None, customer_email: str | None,
                      after: dt.datetime) -> WebhookEvent | None:
     """The newest applied recovery of this customer, not older than `after`, that closed no churn
     event (it arrived before the churn it belongs to)."""
-    match = []
-    if customer_id:
-        match.append(WebhookEvent.customer_id == customer_id)
-    if customer_email:
-        match.append(WebhookEvent.customer_email == customer_email)
-    if not match:
-        return None
-    who = match[0] if len(match) == 1 else (match[0] | match[1])
-    return (WebhookEvent.select()
-            .where((WebhookEvent.project == project_id) & (WebhookEvent.status == "processed")
-                   & (WebhookEvent.action == "recovery") & WebhookEvent.churn_event_id.is_null()
-                   & (WebhookEvent.occurred_at >= after) & who)
-            .order_by(WebhookEvent.occurred_at.desc()).first())
+    found = []
+    for column, value in ((WebhookEvent.customer_id, customer_id), (WebhookEvent.customer_email, customer_email)):
+        if not value:
+            continue
+        row = (WebhookEvent.select()
+               .where((WebhookEvent.project == project_id) & (column == value) & (WebhookEvent.action == "recovery")
+                      & (WebhookEvent.occurred_at >= after) & (WebhookEvent.status == "processed")
+                      & WebhookEvent.churn_event_id.is_null())
+               .order_by(WebhookEvent.occurred_at.desc()).first())
+        if row is not None:
+            found.append(row)
+    return max(found, key=lambda row: row.occurred_at) if found else None
