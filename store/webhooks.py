@@ -207,15 +207,13 @@ def pending_recovery(project_id: str, customer_id: str | None, customer_email: s
                      after: dt.datetime) -> WebhookEvent | None:
     """The newest applied recovery of this customer, not older than `after`, that closed no churn
     event (it arrived before the churn it belongs to)."""
-    found = []
-    for column, value in ((WebhookEvent.customer_id, customer_id), (WebhookEvent.customer_email, customer_email)):
-        if not value:
-            continue
-        row = (WebhookEvent.select()
-               .where((WebhookEvent.project == project_id) & (column == value) & (WebhookEvent.action == "recovery")
-                      & (WebhookEvent.occurred_at >= after) & (WebhookEvent.status == "processed")
-                      & WebhookEvent.churn_event_id.is_null())
-               .order_by(WebhookEvent.occurred_at.desc()).first())
-        if row is not None:
-            found.append(row)
-    return max(found, key=lambda row: row.occurred_at) if found else None
+    unmatched = ((WebhookEvent.project == project_id) & (WebhookEvent.action == "recovery")
+                 & (WebhookEvent.occurred_at >= after) & (WebhookEvent.status == "processed")
+                 & WebhookEvent.churn_event_id.is_null())
+    # A top-level OR of whole conditions: SQLite searches both customer indexes.
+    match = [unmatched & (column == value) for column, value in
+             ((WebhookEvent.customer_id, customer_id), (WebhookEvent.customer_email, customer_email)) if value]
+    if not match:
+        return None
+    rows = list(WebhookEvent.select().where(match[0] if len(match) == 1 else (match[0] | match[1])))
+    return max(rows, key=lambda row: (row.occurred_at, row.id)) if rows else None
