@@ -37,6 +37,7 @@ async def test_cancelled_then_charged_recovers(api):
     await settled(project["id"])
     [event] = churn_events(project["id"])
     assert event.customer_email is None and event.customer_id == "cust_R9" and event.status == "new"
+    assert (event.mrr_cents, event.currency) == (0, "INR")  # no payment entity: no amount known
     # ...and is filled in when a later event of the same customer carries it.
     await deliver(api, project, razorpay_event("subscription.charged", customer="cust_R9", email="nina@example.in",
                                                amount=99900, created=now - 5), event_id="evt_ch")
@@ -71,3 +72,16 @@ async def test_other_razorpay_events_are_ignored(api):
     rows = await settled(project["id"])
     assert [row.status for row in rows] == ["ignored"]
     assert churn_events(project["id"]) == []
+
+
+@pytest.mark.gen_test
+async def test_a_later_cancellation_without_an_amount_keeps_the_known_mrr(api):
+    _, project = await webhook_project(api)
+    now = int(time.time())
+    await deliver(api, project, razorpay_event("subscription.halted", amount=79900, created=now - 60), event_id="e1")
+    await deliver(api, project, razorpay_event("subscription.cancelled", with_payment=False, created=now - 5),
+                  event_id="e2")
+    rows = await settled(project["id"])
+    assert [row.status for row in rows] == ["processed", "processed"]
+    [event] = churn_events(project["id"])
+    assert (event.mrr_cents, event.currency, event.status) == (79900, "INR", "new")

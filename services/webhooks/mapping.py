@@ -51,10 +51,15 @@ class Action:
     note: str = ""  # why an event is ignored
 
     def churn_fields(self, source: str) -> dict:
+        """Fields for `store.churn_events.record_churn`. What the payload did not carry is left
+        out, so it neither overwrites a known value of an open event nor breaks a default."""
         fields = {"source": source, "customer_email": self.customer_email, "customer_id": self.customer_id,
-                  "customer_name": self.customer_name, "plan": self.plan, "mrr_cents": self.mrr_cents or 0,
-                  "currency": self.currency or "USD", "cancel_reason": self.cancel_reason,
+                  "customer_name": self.customer_name, "plan": self.plan, "cancel_reason": self.cancel_reason,
                   "cancel_reason_detail": self.cancel_reason_detail, "metadata": self.metadata}
+        if self.mrr_cents is not None:
+            fields["mrr_cents"] = self.mrr_cents
+        if self.currency is not None:
+            fields["currency"] = self.currency
         if self.occurred_at is not None:
             fields["churned_at"] = self.occurred_at
         return fields
@@ -224,7 +229,7 @@ def normalize_razorpay(payload: dict) -> Action:
         (_str(notes.get("cancel_reason")) if _str(notes.get("cancel_reason")) in CANCEL_REASONS else None)
     return Action(kind, from_unix(payload.get("created_at")), email, customer_id,
                   _str(notes.get("name")), _str(subscription.get("plan_id")), amount,
-                  _currency(payment.get("currency")) or ("INR" if amount is not None else None), reason, None, meta)
+                  _currency(payment.get("currency")) or "INR", reason, None, meta)
 
 
 # --- custom (Standard Webhooks) -------------------------------------------------------------
