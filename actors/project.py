@@ -8,11 +8,14 @@ from __future__ import annotations
 import pykka
 
 from actors.bridge import BridgedActorMixin
+from actors.cancel_flow import CancelFlowCommands
 from actors.churn_events import ChurnEventCommands
+from actors.variants import VariantCommands
 from actors.webhooks import WebhookCommands
 
 
-class ProjectActor(BridgedActorMixin, ChurnEventCommands, WebhookCommands, pykka.ThreadingActor):
+class ProjectActor(BridgedActorMixin, ChurnEventCommands, VariantCommands, CancelFlowCommands, WebhookCommands,
+                   pykka.ThreadingActor):
     def __init__(self, project_id: str):
         super().__init__()
         self.project_id = project_id

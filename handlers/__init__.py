@@ -9,6 +9,13 @@ HANDLER_MODULES = [
     "handlers.auth",
     "handlers.projects",
     "handlers.churn_events",
+    "handlers.variants",
+    "handlers.unsubscribe",
+    "handlers.team",
+    "handlers.google_auth",
+    "handlers.cancel_flow",
+    "handlers.widget",
+    "handlers.track",
     "handlers.webhooks",
 ]
 

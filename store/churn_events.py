@@ -121,13 +121,14 @@ def record_churn(project_id: str, fields: dict) -> tuple[ChurnEvent, bool]:
 
 def mark_recovered(project_id: str, event_id: str, recovered_mrr_cents: int | None,
                    recovered_at: dt.datetime | None = None, variant_id: str | None = None) -> ChurnEvent:
-    """Move an event to `recovered` from any state but `recovered` and `saved` (else 409). The
-    recovery is attributed to the last variant sent for the event, if any (SPEC 5)."""
+    """Move an event to `recovered` from any state but `recovered` and `saved` (else 409).
+    `recovered_by_variant_id` is `variant_id` if given, else the last variant sent (SPEC 5)."""
+    from store.variants import last_sent_variant_id  # store.variants builds on this module
+
     with transaction():
         event = get_event(project_id, event_id)
-        if variant_id is None:
-            variant_id = last_sent_variant_id(event_id)
         amount = event.mrr_cents if recovered_mrr_cents is None else recovered_mrr_cents
+        variant_id = variant_id or last_sent_variant_id(event_id)
         now = utcnow()
         changed = (ChurnEvent.update(status="recovered", recovered_at=recovered_at or now,
                                      recovered_mrr_cents=amount, updated_at=now,
@@ -137,15 +138,6 @@ def mark_recovered(project_id: str, event_id: str, recovered_mrr_cents: int | No
         if changed != 1:
             raise conflict(f"Churn event is already {event.status}")
         return ChurnEvent.get_by_id(event_id)
-
-
-def last_sent_variant_id(event_id: str) -> str | None:
-    from store.variants import Variant
-
-    row = (Variant.select(Variant.id)
-           .where((Variant.churn_event == event_id) & (Variant.status == "sent"))
-           .order_by(Variant.sent_at.desc(), Variant.id.desc()).first())
-    return row.id if row else None
 
 
 def update_cancel_reason(project_id: str, event_id: str, reason: str, detail: str | None,
