@@ -134,31 +134,48 @@ def stripe_delivery(n: int, kind: str, run: str) -> tuple[str, str]:
     return f"t={t},v1={mac}", body
 
 
-def wrk(url: str, args, env: dict, threads: int) -> tuple[dict, str]:
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, args, env: dict, pid: int) -> dict:
+    before = cpu_seconds(pid)
+    out = subprocess.run(["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
                           "-s", env["BENCH_LUA"], url], env={**os.environ, **env}, capture_output=True, text=True)
     text = out.stdout + out.stderr
 
     def ms(value: str) -> float:
         number = float(re.match(r"[\d.]+", value).group())
-        return number / 1000 if value.endswith("us") else number * 1000 if value.endswith("s") and not \
-            value.endswith("ms") else number
+        if value.endswith("us"):
+            return number / 1000
+        return number if value.endswith("ms") else number * 1000
 
+    total = int(re.search(r"(\d+) requests in", text).group(1))
     result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
               "p50": ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1)),
-              "p99": ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))}
+              "p99": ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1)),
+              "requests": total, "cpu_us": (cpu_seconds(pid) - before) / max(total, 1) * 1e6}
     counts = re.search(r"COUNTS acked=(\d+) duplicates=(\d+) refused=(\d+)", text)
     if counts:
         result.update(acked=int(counts.group(1)), duplicates=int(counts.group(2)), refused=int(counts.group(3)))
-    return result, text
+    return result
+
+
+def median_of(runs: list[dict], key: str) -> float:
+    values = sorted(run[key] for run in runs)
+    return values[len(values) // 2]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved ceiling / Windback runs")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--database-url")
     parser.add_argument("--kind", choices=("churn", "ignored"), default="churn",
                         help="churn: subscription.deleted, each one applied as a new churn event; "
@@ -179,8 +196,9 @@ def main() -> int:
            "WINDBACK_SECRET": "bench-secret-0123456789abcdef-0123456789"}
     log = open(f"{work}/server.log", "wb")
     profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
-    processes.append(subprocess.Popen([sys.executable, *profile, os.path.join(ROOT, "server.py")], cwd=ROOT, env=env,
-                                      stdout=log, stderr=subprocess.STDOUT))
+    processes.append(subprocess.Popen([sys.executable, *profile, os.path.join(ROOT, "server.py")], cwd=ROOT,
+                                      env=env, stdout=log, stderr=subprocess.STDOUT))
+    server_pid, base_pid = processes[1].pid, processes[0].pid
     try:
         server = f"http://127.0.0.1:{server_port}"
         wait_up(server + "/health")
@@ -189,49 +207,68 @@ def main() -> int:
                                                         "password": "correct horse"})["token"]
         project = call(server, "POST", "/projects", {"name": "Bench"}, token)
         call(server, "PATCH", f"/projects/{project['slug']}", {"settings": {"stripe_webhook_secret": SECRET}}, token)
-
-        run = os.urandom(3).hex()
-        count = args.duration * 9000  # more than the ceiling can take: no delivery is sent twice
-        requests_path = f"{work}/requests.tsv"
-        with open(requests_path, "w") as handle:
-            for n in range(count):
-                handle.write("\t".join(stripe_delivery(n, args.kind, run)) + "\n")
         lua_path = f"{work}/stripe.lua"
         with open(lua_path, "w") as handle:
             handle.write(LUA)
         path = f"/api/v1/webhooks/stripe/{project['public_key']}"
-        wrk_env = {"BENCH_REQUESTS": requests_path, "BENCH_PATH": path, "BENCH_LUA": lua_path,
-                   "BENCH_WRK_THREADS": str(args.threads)}
-        ceiling, _ = wrk(f"http://127.0.0.1:{base_port}", args, wrk_env, args.threads)
-        measured, text = wrk(server, args, wrk_env, args.threads)
-        if measured.get("acked", 0) + measured.get("duplicates", 0) >= count:
-            print("bench: warning: the request list wrapped around; raise the count", file=sys.stderr)
 
-        # Every acknowledged delivery must be stored; then wait for the actor to apply them all.
         sys.path.insert(0, ROOT)
         from store.db import init_database, unit_of_work
         from store.webhooks import WebhookEvent
 
         init_database(database_url)
-        finished_load = time.monotonic()
-        while True:
+
+        def counts() -> tuple[int, int]:
             with unit_of_work():
-                stored = WebhookEvent.select().where(WebhookEvent.project == project["id"]).count()
-                waiting = WebhookEvent.select().where((WebhookEvent.project == project["id"])
-                                                      & (WebhookEvent.status == "received")).count()
-            if waiting == 0 or time.monotonic() - finished_load > 600:
-                break
-            time.sleep(0.25)
-        drain_seconds = time.monotonic() - finished_load
-        ratio = measured["rps"] / ceiling["rps"]
-        print(f"database: {'PostgreSQL' if database_url.startswith('postgres') else 'SQLite'}; "
-              f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s; kind={args.kind}")
-        print(f"| Stripe deliveries ({args.kind}) | {measured['rps']:.0f} | {measured['p50']:.2f} | "
-              f"{measured['p99']:.2f} | {ceiling['rps']:.0f} | {ceiling['p99']:.2f} | {ratio:.0%} |")
-        print(f"acknowledged {measured.get('acked')} new + {measured.get('duplicates')} duplicates, "
-              f"{measured.get('refused')} refused; stored {stored}; "
-              f"all applied {drain_seconds:.1f} s after the load ended ({waiting} still waiting)")
-        if measured.get("acked", 0) > stored:
+                mine = WebhookEvent.project == project["id"]
+                return (WebhookEvent.select().where(mine).count(),
+                        WebhookEvent.select().where(mine & (WebhookEvent.status == "received")).count())
+
+        ceilings, measures, drains = [], [], []
+        acked = 0
+        for round_no in range(args.rounds):
+            # Fresh ids and timestamps each round: no delivery is sent twice, every signature is
+            # within Stripe's 300 s tolerance.
+            run = os.urandom(3).hex()
+            count = args.duration * 9000
+            requests_path = f"{work}/requests-{round_no}.tsv"
+            with open(requests_path, "w") as handle:
+                for n in range(count):
+                    handle.write("\t".join(stripe_delivery(n, args.kind, run)) + "\n")
+            wrk_env = {"BENCH_REQUESTS": requests_path, "BENCH_PATH": path, "BENCH_LUA": lua_path,
+                       "BENCH_WRK_THREADS": str(args.threads)}
+            ceilings.append(wrk(f"http://127.0.0.1:{base_port}", args, wrk_env, base_pid))
+            measured = wrk(server, args, wrk_env, server_pid)
+            measures.append(measured)
+            acked += measured.get("acked", 0)
+            if measured.get("duplicates") or measured.get("acked", 0) >= count:
+                print("bench: warning: the request list wrapped around; raise the count", file=sys.stderr)
+            # Let the actor apply everything before the next round, and count what that cost.
+            cpu_before, started = cpu_seconds(server_pid), time.monotonic()
+            while counts()[1] and time.monotonic() - started < 900:
+                time.sleep(0.2)
+            drains.append({"seconds": time.monotonic() - started,
+                           "cpu_us": (cpu_seconds(server_pid) - cpu_before) / max(measured.get("acked", 1), 1) * 1e6})
+            print(f"round {round_no + 1}: ceiling {ceilings[-1]['rps']:.0f}/s, Windback {measured['rps']:.0f}/s "
+                  f"(p99 {measured['p99']:.1f} ms), applied {drains[-1]['seconds']:.1f} s after the load",
+                  file=sys.stderr)
+
+        stored, waiting = counts()
+        rps, base_rps = median_of(measures, "rps"), median_of(ceilings, "rps")
+        cpu, base_cpu = median_of(measures, "cpu_us"), median_of(ceilings, "cpu_us")
+        rounds = ", ".join(f"{m['rps'] / c['rps']:.0%}" for m, c in zip(measures, ceilings))
+        print(f"\n{time.strftime('%Y-%m-%d')}: {os.cpu_count()} cores, "
+              f"{'PostgreSQL' if database_url.startswith('postgres') else 'SQLite'}, "
+              f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s x {args.rounds} rounds, kind={args.kind}")
+        print("| deliveries | bare Tornado req/s | Windback req/s | share (median; each round) | p50 / p99 ms "
+              "(Windback) | p99 ms (bare) | CPU per request: bare / Windback | share by CPU | "
+              "applying, CPU per event |")
+        print(f"| Stripe, {args.kind} | {base_rps:.0f} | {rps:.0f} | {rps / base_rps:.0%} ({rounds}) | "
+              f"{median_of(measures, 'p50'):.1f} / {median_of(measures, 'p99'):.1f} | {median_of(ceilings, 'p99'):.1f} | "
+              f"{base_cpu:.0f} / {cpu:.0f} us | {base_cpu / cpu:.0%} | {median_of(drains, 'cpu_us'):.0f} us |")
+        print(f"acknowledged {acked} new deliveries, {sum(m.get('refused', 0) for m in measures)} refused; "
+              f"stored {stored}; {waiting} not yet applied at the end")
+        if acked > stored:
             print("bench: FAILED: fewer events stored than acknowledged", file=sys.stderr)
             return 1
         return 0

@@ -23,9 +23,9 @@ def invalid_signature(message: str) -> ApiError:
     return ApiError(400, "INVALID_SIGNATURE", message)
 
 
-def parse_json(body: bytes):
+def parse_json(text: str):
     try:
-        return json.loads(body.decode("utf-8"))  # UTF-8 only: the payload is stored as text
+        return json.loads(text)
     except (ValueError, RecursionError):
         raise bad_request("The body is not valid JSON", "body") from None
 
@@ -33,6 +33,7 @@ def parse_json(body: bytes):
 class WebhookHandler(BaseHandler):
     rules = {"POST": PUBLIC}
     rate_limit_group = "webhooks"
+    _text: str | None = None
 
     def rate_limit_key(self) -> str:
         return "pub:" + self.path_kwargs["public_key"][:128]
@@ -62,7 +63,7 @@ class WebhookHandler(BaseHandler):
             verify.verify_stripe(body, self.request.headers.get("Stripe-Signature"), secret)
         except verify.InvalidSignature as error:
             raise invalid_signature(str(error)) from None
-        event = parse_json(body)
+        event = parse_json(self.text_body())
         if not isinstance(event, dict):
             raise bad_request("A Stripe event is a JSON object", "body")
         event_id, event_type = event.get("id"), event.get("type")
@@ -76,7 +77,7 @@ class WebhookHandler(BaseHandler):
             verify.verify_razorpay(body, self.request.headers.get("X-Razorpay-Signature"), secret)
         except verify.InvalidSignature as error:
             raise invalid_signature(str(error)) from None
-        event = parse_json(body)
+        event = parse_json(self.text_body())
         if not isinstance(event, dict) or not isinstance(event.get("event"), str):
             raise bad_request("A Razorpay event needs an `event` name", "event")
         event_id = self.request.headers.get("X-Razorpay-Event-Id") or hashlib.sha256(body).hexdigest()
@@ -91,7 +92,7 @@ class WebhookHandler(BaseHandler):
                                              secret)
         except verify.InvalidSignature as error:
             raise invalid_signature(str(error)) from None
-        event = parse_json(self.request.body)
+        event = parse_json(self.text_body())
         schema = mapping.custom_schema(event)
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             raise bad_request('A custom event needs a "type" ("churn" or "recovered")', "type")
@@ -102,13 +103,21 @@ class WebhookHandler(BaseHandler):
                 raise validation_error(failed.details) from None
         return self._delivery(project_id, "custom", headers["webhook-id"], event["type"], mapping.from_unix(sent_at))
 
+    def text_body(self) -> str:
+        """The verified body as text: UTF-8 only, since the payload is stored as text."""
+        if self._text is None:
+            try:
+                self._text = self.request.body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise bad_request("The body is not UTF-8", "body") from None
+        return self._text
+
     def _delivery(self, project_id: str, provider: str, event_id: str, event_type: str,
                   occurred_at: dt.datetime | None) -> Delivery:
         if len(event_id) > 255:
             raise bad_request("The event id is longer than 255 characters", "id")
         status = "received" if event_type in mapping.HANDLED_TYPES[provider] else "ignored"
-        return Delivery(project_id, provider, event_id, event_type, self.request.body.decode("utf-8"),
-                        occurred_at, status)
+        return Delivery(project_id, provider, event_id, event_type, self.text_body(), occurred_at, status)
 
 
 default_handlers = [

@@ -125,21 +125,31 @@ def _existing(keys: list[tuple]) -> dict[tuple, tuple[str, str]]:
 
 _COLUMNS = ("id", "project", "provider", "event_id", "event_type", "payload", "occurred_at", "received_at",
             "status", "attempts", "processed_at", "action")
+_DATETIMES = frozenset({"occurred_at", "received_at", "processed_at"})
+_SQL_CACHE: dict[tuple[int, str], str] = {}
+
+
+def _insert_sql(rows: int, mark: str) -> str:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id for `rows` rows (SQLite 3.35+ and PostgreSQL
+    alike), built once per size: peewee's `insert_many` spent ~200 us a row building SQL here,
+    most of a delivery's budget."""
+    sql = _SQL_CACHE.get((rows, mark))
+    if sql is None:
+        columns = ", ".join(f'"{WebhookEvent._meta.fields[name].column_name}"' for name in _COLUMNS)
+        one = "(" + ", ".join([mark] * len(_COLUMNS)) + ")"
+        sql = (f'INSERT INTO "{WebhookEvent._meta.table_name}" ({columns}) VALUES '
+               + ", ".join([one] * rows) + ' ON CONFLICT DO NOTHING RETURNING "id"')
+        _SQL_CACHE[(rows, mark)] = sql
+    return sql
 
 
 def _insert_ignoring_duplicates(rows: list[dict]) -> list[str]:
-    """One multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING id (SQLite 3.35+ and PostgreSQL
-    alike); returns the ids actually inserted. Written out rather than built by peewee's
-    `insert_many`, whose per-value SQL building cost ~200 us a row here, most of a delivery's
-    budget."""
+    """Insert rows, skipping events already stored; returns the ids actually inserted."""
     db = database.obj
-    fields = [WebhookEvent._meta.fields[name] for name in _COLUMNS]
-    one = "(" + ", ".join([db.param] * len(fields)) + ")"
-    sql = (f'INSERT INTO "{WebhookEvent._meta.table_name}" ('
-           + ", ".join(f'"{field.column_name}"' for field in fields) + ") VALUES "
-           + ", ".join([one] * len(rows)) + ' ON CONFLICT DO NOTHING RETURNING "id"')
-    params = [field.db_value(row[name]) for row in rows for name, field in zip(_COLUMNS, fields)]
-    return [row[0] for row in db.execute_sql(sql, params).fetchall()]
+    datetime_db_value = WebhookEvent.received_at.db_value  # as peewee writes timestamps
+    params = [datetime_db_value(row[name]) if name in _DATETIMES else row[name]
+              for row in rows for name in _COLUMNS]
+    return [row[0] for row in db.execute_sql(_insert_sql(len(rows), db.param), params).fetchall()]
 
 
 def get(webhook_event_id: str) -> WebhookEvent | None:

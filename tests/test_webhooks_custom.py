@@ -70,6 +70,8 @@ async def test_a_signed_but_malformed_event_is_refused_and_not_stored(api):
     assert "mrr_cents" in fields
     r = await deliver(api, project, {"type": "churn", "customer_name": "Nobody"})
     assert r.status == 400 and r.error["details"][0]["field"] == "customer_email"
+    r = await deliver(api, project, None, body='{"type": "churn", "customer_name": "Zo\xe9"}'.encode("latin-1"))
+    assert r.status == 400 and r.error["details"][0]["field"] == "body"  # signed, but not UTF-8
     # Other types are acknowledged and kept as ignored.
     r = await deliver(api, project, {"type": "user.signed_up", "customer_email": "x@example.com"})
     assert r.status == 200
