@@ -59,6 +59,7 @@ async def test_a_secret_without_the_whsec_prefix_is_used_as_its_bytes(api):
     assert r.status == 200
     r = await deliver(api, project, CHURN, secret="plain-text-secret")
     assert r.status == 200, r
+    assert [row.status for row in await settled(project["id"])] == ["processed"]
 
 
 @pytest.mark.gen_test
