@@ -24,11 +24,14 @@ class WebhookCommands:
         how many were looked at (a failed one stays `failed` for the replay script)."""
         with unit_of_work():
             pending = webhooks.pending_ids(self.project_id, limit)
-            step = 1 if is_sqlite() else PER_TRANSACTION_POSTGRES
-            for start in range(0, len(pending), step):
-                with transaction():
-                    for webhook_event_id in pending[start:start + step]:
-                        apply_stored_event(webhook_event_id)
+            if is_sqlite():
+                for webhook_event_id in pending:
+                    apply_stored_event(webhook_event_id)  # a transaction of its own
+            else:
+                for start in range(0, len(pending), PER_TRANSACTION_POSTGRES):
+                    with transaction():  # each event in a savepoint of it
+                        for webhook_event_id in pending[start:start + PER_TRANSACTION_POSTGRES]:
+                            apply_stored_event(webhook_event_id)
         return len(pending)
 
     def apply_webhook_event(self, webhook_event_id: str) -> str:

@@ -35,9 +35,9 @@ def apply_stored_event(webhook_event_id: str) -> str:
     An event that already took effect is left alone and answers `processed`."""
     try:
         with transaction():
-            if not webhooks.claim(webhook_event_id):
+            row = webhooks.claim(webhook_event_id)
+            if row is None:
                 return "processed"
-            row = webhooks.get(webhook_event_id)
             action = normalize(row.provider, json.loads(row.payload), row.occurred_at)
             if action.kind == "ignored":
                 webhooks.finish(webhook_event_id, "ignored", action="ignored")
@@ -45,12 +45,15 @@ def apply_stored_event(webhook_event_id: str) -> str:
             project_id = row.project_id
             if not action.customer_email and action.customer_id:
                 action.customer_email = email_known_for(project_id, action.customer_id)
+            action.occurred_at = action.occurred_at or utcnow()
+            # Every earlier churn event of the customer, in one query; the rules below read it.
+            history = list(ChurnEvent.select().where(_customer(action, ChurnEvent.project == project_id)))
             if action.kind == "churn":
-                event_id = apply_churn(project_id, action, row.provider)
+                event_id = apply_churn(project_id, action, row.provider, history)
             else:
-                event_id = apply_recovery(project_id, action)
+                event_id = apply_recovery(project_id, action, history)
             if action.customer_email and action.customer_id:
-                fill_missing_email(project_id, action.customer_id, action.customer_email)
+                fill_missing_email(action, history)
             webhooks.finish(webhook_event_id, "processed", action=action.kind, customer_id=action.customer_id,
                             customer_email=action.customer_email, amount_cents=action.mrr_cents,
                             churn_event_id=event_id)
@@ -75,17 +78,21 @@ def email_known_for(project_id: str, customer_id: str) -> str | None:
     return known[0][1] if known else None
 
 
-def fill_missing_email(project_id: str, customer_id: str, email: str) -> None:
+def fill_missing_email(action: Action, history: list[ChurnEvent]) -> None:
     """Events of this customer created before the email was known get it now."""
-    events = (ChurnEvent.select(ChurnEvent.id, ChurnEvent.customer_email)
-              .where((ChurnEvent.project == project_id) & (ChurnEvent.customer_id == customer_id)).tuples())
-    for event_id in [event_id for event_id, known in events if known is None]:
+    for event in history:
+        if event.customer_email is not None or event.customer_id != action.customer_id:
+            continue
         try:
             with transaction():  # a savepoint: a clash with another open event skips this one
-                ChurnEvent.update(customer_email=email, updated_at=utcnow()).where(
-                    (ChurnEvent.id == event_id) & ChurnEvent.customer_email.is_null()).execute()
+                ChurnEvent.update(customer_email=action.customer_email, updated_at=utcnow()).where(
+                    (ChurnEvent.id == event.id) & ChurnEvent.customer_email.is_null()).execute()
         except peewee.IntegrityError:
-            log.info("not filling email of churn event %s: the customer has another open event", event_id)
+            log.info("not filling email of churn event %s: the customer has another open event", event.id)
+
+
+def newest(events: list[ChurnEvent]) -> ChurnEvent | None:
+    return max(events, key=lambda event: (event.created_at, event.id)) if events else None
 
 
 def _customer(action: Action, condition):
@@ -106,21 +113,15 @@ def _stamp(event_id: str, when) -> None:
      .execute())
 
 
-def apply_churn(project_id: str, action: Action, source: str) -> str:
-    when = action.occurred_at or utcnow()
-    action.occurred_at = when
-    # The customer's open event, and any recovered episode this churn falls inside, in one query.
-    relevant = (ChurnEvent.project == project_id) & (
-        ChurnEvent.status.in_(OPEN_STATUSES)
-        | ((ChurnEvent.status == "recovered") & (ChurnEvent.churned_at <= when) & (ChurnEvent.recovered_at >= when)))
-    candidates = sorted(ChurnEvent.select().where(_customer(action, relevant)),
-                        key=lambda event: (event.created_at, event.id), reverse=True)
-    if any(event.status == "recovered" for event in candidates):
-        # Part of a churn that is already won back: nothing to change.
-        return next(event.id for event in candidates if event.status == "recovered")
+def apply_churn(project_id: str, action: Action, source: str, history: list[ChurnEvent]) -> str:
+    when = action.occurred_at
+    episode = newest([event for event in history if event.status == "recovered"
+                      and event.churned_at <= when and event.recovered_at is not None and event.recovered_at >= when])
+    if episode is not None:
+        return episode.id  # part of a churn that is already won back: nothing to change
     fields = action.churn_fields(source)
-    if candidates:
-        existing = candidates[0]
+    existing = newest([event for event in history if event.status in OPEN_STATUSES])
+    if existing is not None:
         if existing.source_event_at is None or existing.source_event_at <= when:
             churn_events.record_churn(project_id, fields)  # newer data: update the open event
             _stamp(existing.id, when)
@@ -137,10 +138,9 @@ def apply_churn(project_id: str, action: Action, source: str) -> str:
     return event.id
 
 
-def apply_recovery(project_id: str, action: Action) -> str | None:
-    when = action.occurred_at or utcnow()
-    action.occurred_at = when
-    existing = churn_events.find_open_event(project_id, action.customer_email, action.customer_id)
+def apply_recovery(project_id: str, action: Action, history: list[ChurnEvent]) -> str | None:
+    when = action.occurred_at
+    existing = newest([event for event in history if event.status in OPEN_STATUSES])
     if existing is None or existing.churned_at > when:
         return None  # nothing to close yet (or only a newer churn): kept as an unmatched recovery
     churn_events.mark_recovered(project_id, existing.id, action.mrr_cents, recovered_at=when)

@@ -156,13 +156,14 @@ def get(webhook_event_id: str) -> WebhookEvent | None:
     return WebhookEvent.get_or_none(WebhookEvent.id == webhook_event_id)
 
 
-def claim(webhook_event_id: str) -> bool:
-    """Start applying an event in the caller's transaction: count the attempt unless it already
-    took effect. On PostgreSQL the row stays locked until commit, so a second processor of the
-    same event waits here and then sees it `processed`."""
-    return (WebhookEvent.update(attempts=WebhookEvent.attempts + 1)
-            .where((WebhookEvent.id == webhook_event_id) & (WebhookEvent.status != "processed"))
-            .execute()) == 1
+def claim(webhook_event_id: str) -> WebhookEvent | None:
+    """Start applying an event in the caller's transaction: count the attempt and return the row,
+    unless it already took effect (None). On PostgreSQL the row stays locked until commit, so a
+    second processor of the same event waits here and then finds it `processed`."""
+    rows = list(WebhookEvent.update(attempts=WebhookEvent.attempts + 1)
+                .where((WebhookEvent.id == webhook_event_id) & (WebhookEvent.status != "processed"))
+                .returning(WebhookEvent).execute())
+    return rows[0] if rows else None
 
 
 def finish(webhook_event_id: str, status: str, **fields) -> None:
