@@ -54,3 +54,38 @@ async def test_acknowledged_deliveries_survive_kill_9(live_server, migrated):
     with unit_of_work():
         statuses = {row.status for row in WebhookEvent.select(WebhookEvent.status)}
     assert statuses == {"processed"}
+
+
+@pytest.mark.slow
+@pytest.mark.gen_test(timeout=120)
+async def test_two_server_processes_store_and_apply_an_event_once(live_server):
+    first, second = live_server(), live_server()
+    client = tornado.httpclient.AsyncHTTPClient()
+
+    async def call(server, method, path, body, headers=None):
+        r = await client.fetch(server.url + "/api/v1" + path, method=method, body=body, headers=headers or {},
+                               raise_error=False)
+        return r.code, json.loads(r.body) if r.body else None
+
+    _, registered = await call(first, "POST", "/auth/register", json.dumps({"email": "two@example.com",
+                                                                            "password": "correct horse"}))
+    auth = {"Authorization": "Bearer " + registered["data"]["token"]}
+    _, created = await call(first, "POST", "/projects", json.dumps({"name": "Two", "slug": "two"}), auth)
+    await call(first, "PATCH", "/projects/two", json.dumps({"settings": {"stripe_webhook_secret": STRIPE_SECRET}}),
+               auth)
+    body = encode(stripe_event("customer.subscription.deleted", stripe_subscription(), event_id="evt_twice"))
+    path = f"/webhooks/stripe/{created['data']['public_key']}"
+    answers = await asyncio.gather(*(call(server, "POST", path, body, stripe_headers(body))
+                                     for server in (first, second) * 10))
+    assert all(code == 200 for code, _ in answers), answers
+    assert sorted(answer["data"]["duplicate"] for _, answer in answers) == [False] + [True] * 19
+    for _ in range(200):
+        code, listed = await call(first, "GET", "/projects/two/churn-events", None, auth)
+        with unit_of_work():
+            statuses = [row.status for row in WebhookEvent.select()]
+        if statuses == ["processed"]:
+            break
+        await asyncio.sleep(0.05)
+    assert statuses == ["processed"]
+    code, listed = await call(second, "GET", "/projects/two/churn-events", None, auth)
+    assert code == 200 and len(listed["data"]) == 1 and listed["data"][0]["source"] == "stripe"
