@@ -93,9 +93,9 @@ class WebhookHandler(BaseHandler):
         except verify.InvalidSignature as error:
             raise invalid_signature(str(error)) from None
         event = parse_json(self.text_body())
-        schema = mapping.custom_schema(event)
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             raise bad_request('A custom event needs a "type" ("churn" or "recovered")', "type")
+        schema = mapping.custom_schema(event)
         if schema is not None:
             try:
                 schema.clean(event)  # a sender's mistake is answered now, not stored

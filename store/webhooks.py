@@ -152,10 +152,6 @@ def _insert_ignoring_duplicates(rows: list[dict]) -> list[str]:
     return [row[0] for row in db.execute_sql(_insert_sql(len(rows), db.param), params).fetchall()]
 
 
-def get(webhook_event_id: str) -> WebhookEvent | None:
-    return WebhookEvent.get_or_none(WebhookEvent.id == webhook_event_id)
-
-
 def claim(webhook_event_id: str) -> WebhookEvent | None:
     """Start applying an event in the caller's transaction: count the attempt and return the row,
     unless it already took effect (None). On PostgreSQL the row stays locked until commit, so a
