@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pykka
 
-from actors.bridge import BridgedActorMixin
+from actors.bridge import BridgedActorMixin, close_thread_connection
 from actors.cancel_flow import CancelFlowCommands
 from actors.churn_events import ChurnEventCommands
 from actors.variants import VariantCommands
@@ -21,11 +21,7 @@ class ProjectActor(BridgedActorMixin, ChurnEventCommands, VariantCommands, Cance
         self.project_id = project_id
 
     def on_stop(self) -> None:
-        from store.db import database
-
-        db = database.obj
-        if db is not None and not db.is_closed() and not hasattr(db, "close_all"):
-            db.close()  # this thread's SQLite connection
+        close_thread_connection()
 
 
 def start_project_actor(project_id: str) -> pykka.ActorRef:
