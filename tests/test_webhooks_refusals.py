@@ -118,3 +118,25 @@ async def test_a_changed_secret_applies_at_once(api):
                        headers=stripe_headers(body, secret="whsec_rotated_secret_0001"))
     assert r.status == 200
     assert len(await settled(project["id"])) == 2
+
+
+@pytest.mark.gen_test
+async def test_deliveries_are_rate_limited_per_public_key(api, ctx):
+    from handlers.ratelimit import RateLimiter
+
+    _, acme = await webhook_project(api, "acme")
+    _, beta = await webhook_project(api, "beta")
+    ctx.limiter = RateLimiter(scale=0.004)  # webhooks: a bucket of 2, refilled at 0.4/s
+
+    async def deliver(project):
+        body = stripe_body()
+        return await api.post(f"/webhooks/stripe/{project['public_key']}", raw=body, headers=stripe_headers(body))
+
+    answers = [await deliver(acme) for _ in range(3)]
+    assert [a.status for a in answers] == [200, 200, 429]
+    assert answers[2].error["code"] == "RATE_LIMITED" and int(answers[2].headers["Retry-After"]) >= 1
+    assert answers[0].headers["X-RateLimit-Limit"] == "2"
+    assert (await deliver(beta)).status == 200  # another key, another bucket
+    assert stored_count() == 3
+    await settled(acme["id"])
+    await settled(beta["id"])
