@@ -11,9 +11,10 @@ from actors.bridge import BridgedActorMixin, close_thread_connection
 from actors.cancel_flow import CancelFlowCommands
 from actors.churn_events import ChurnEventCommands
 from actors.variants import VariantCommands
+from actors.webhooks import WebhookCommands
 
 
-class ProjectActor(BridgedActorMixin, ChurnEventCommands, VariantCommands, CancelFlowCommands,
+class ProjectActor(BridgedActorMixin, ChurnEventCommands, VariantCommands, CancelFlowCommands, WebhookCommands,
                    pykka.ThreadingActor):
     def __init__(self, project_id: str):
         super().__init__()

@@ -41,6 +41,17 @@ class OneOf:
         return {"oneOf": [schema.json_schema() for schema in self.schemas]}
 
 
+class Documented:
+    """A request body described by a plain JSON Schema (documentation only: the handler checks
+    it otherwise, e.g. a webhook's body against its signature)."""
+
+    def __init__(self, schema: dict):
+        self.schema = schema
+
+    def json_schema(self) -> dict:
+        return self.schema
+
+
 # --- building blocks ----------------------------------------------------------------------------
 
 STRING = {"type": "string"}

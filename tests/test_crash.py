@@ -4,6 +4,8 @@ a client or a provider retrying would) adds no duplicates."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import time
 import threading
 import urllib.error
 from concurrent.futures import ThreadPoolExecutor
@@ -109,3 +111,65 @@ def test_tracked_events_answered_before_kill_9_survive_and_retries_add_no_duplic
     counts = stored()
     assert all(counts.get(f"e{i}") == 5 for i, status in statuses.items() if status == 202)
     assert all(n == 5 for n in counts.values()), "no batch stored twice"
+
+
+def test_signed_webhooks_and_tracked_events_mixed_survive_kill_9_and_replays_add_nothing(live_server):
+    import stripe
+
+    from store.tracking import TrackedEvent
+    from store.webhooks import WebhookEvent
+
+    server = live_server()
+    token, project = owner_with_project(server.url)
+    key, secret = project["secret_key"], "whsec_crash_test_secret"
+    status, body = call(server.url, "PATCH", f"/projects/{project['slug']}",
+                        {"settings": {"stripe_webhook_secret": secret}}, token=token)
+    assert status == 200, body
+    now = int(time.time())
+
+    def send(base, i):
+        if i % 2:  # a Stripe delivery, its own event id
+            payload = json.dumps({"id": f"evt_crash_{i}", "object": "event", "type": "invoice.payment_failed",
+                                  "created": now, "data": {"object": {
+                                      "id": f"in_{i}", "object": "invoice", "customer": f"cus_{i}",
+                                      "customer_email": f"payer{i}@example.com", "amount_due": 4900,
+                                      "currency": "usd"}}})
+            headers = {"Stripe-Signature": stripe.WebhookSignature.generate_signature_header(payload, secret)}
+            return call(base, "POST", f"/webhooks/stripe/{project['public_key']}", raw=payload.encode(),
+                        headers=headers, timeout=10)[0]
+        return call(base, "POST", "/track", {"event": f"e{i}", "customer_id": f"cus_{i}"}, key=key,
+                    headers={"Idempotency-Key": f"mixed-{i}"}, timeout=10)[0]
+
+    answered, unanswered = stream_then_kill(server, send, total=600, kill_after=200)
+    with unit_of_work():
+        deliveries = {e.event_id for e in WebhookEvent.select(WebhookEvent.event_id)}
+        tracked = {e.event for e in TrackedEvent.select(TrackedEvent.event)}
+    assert {f"evt_crash_{i}" for i in answered if i % 2} <= deliveries
+    assert {f"e{i}" for i in answered if not i % 2} <= tracked
+
+    restarted = live_server()
+    statuses = {i: send(restarted.url, i) for i in sorted(unanswered)}
+    assert all(status == 200 for i, status in statuses.items() if i % 2), "a delivery is always taken"
+    assert all(status in (202, 409) for i, status in statuses.items() if not i % 2)
+
+    def settled() -> bool:
+        with unit_of_work():
+            return not WebhookEvent.select().where(WebhookEvent.status == "received").exists()
+
+    assert wait_for(settled)
+    with unit_of_work():
+        event_ids = [e.event_id for e in WebhookEvent.select(WebhookEvent.event_id)]
+        events = [e.event for e in TrackedEvent.select(TrackedEvent.event)]
+        churned = [e.customer_email for e in ChurnEvent.select(ChurnEvent.customer_email)]
+    assert len(event_ids) == len(set(event_ids)) == 300, "every delivery stored once"
+    assert len(events) == len(set(events)), "no tracked event stored twice"
+    assert len(churned) == len(set(churned)) == 300, "one churn event per failed payment"
+
+
+def wait_for(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
