@@ -79,7 +79,7 @@ export BENCH_THREADS=$THREADS BENCH_WORK=$WORK
 cpu_ticks() {  # user + system clock ticks of a process and its children (server.py --processes)
   local total=0 pid stat
   for stat in /proc/[0-9]*/stat; do
-    read -r pid _ _ ppid _ < "$stat" 2>/dev/null || continue
+    { read -r pid _ _ ppid _ < "$stat"; } 2>/dev/null || continue
     if [ "$pid" = "$1" ] || [ "$ppid" = "$1" ]; then
       total=$((total + $(awk '{print $14 + $15}' "$stat" 2>/dev/null || echo 0)))
     fi
