@@ -16,6 +16,8 @@ import pytest
 
 from handlers.cancel_flow import config_cache
 from handlers.ratelimit import RateLimiter
+from store.db import unit_of_work
+from store.tracking import TrackedEvent
 from tests.livehttp import call, owner_with_project
 
 MIB = 1024 * 1024
@@ -108,6 +110,13 @@ async def test_nul_is_refused_in_fields_and_kept_faithfully_in_metadata(api):
     assert created.status == 201, created
     fetched = await api.get(f"{EVENTS}/{created.data['id']}", key=key)
     assert fetched.data["metadata"] == metadata
+
+    tracked = await api.post("/track", {"event": "nul", "customer_id": "c1", "properties": metadata}, key=key)
+    assert tracked.status == 202, tracked
+    assert_error(await api.post("/track", {"event": "n\u0000l", "customer_id": "c1"}, key=key), 400, "VALIDATION_ERROR")
+    with unit_of_work():
+        stored = [json.loads(row.properties) for row in TrackedEvent.select()]
+    assert stored == [metadata]
 
 
 async def _hammer(port: int, requests: list[bytes], connections: int = 8) -> list[int]:
