@@ -42,8 +42,10 @@ def path_template(pattern: str) -> tuple[str, list[dict]]:
     parameters = []
 
     def replace(match: re.Match) -> str:
-        name = match.group("name") or f"param{len(parameters) + 1}"
         regex = match.group("pattern")
+        if not regex:  # an empty group, as in r"/app()/?"
+            return ""
+        name = match.group("name") or ("path" if regex in (".*", ".+") else f"param{len(parameters) + 1}")
         schema = {"type": "string", "minLength": 1}
         if re.fullmatch(r"[\w-]+(\|[\w-]+)+", regex):  # stripe|razorpay|custom
             schema = {"type": "string", "enum": regex.split("|")}
@@ -136,6 +138,8 @@ def operation(handler: type, method: str, path: str, path_parameters: list[dict]
     body = getattr(handler, "body_schemas", {}).get(method)
     query = getattr(handler, "query_schemas", {}).get(method)
     returns = getattr(handler, "response_schemas", {}).get(method)
+    if returns is None and not is_api:  # a page or file (the dashboard): not JSON
+        returns = Returns(data=None) if method == "HEAD" else Returns(media_type="*/*")
     if returns is None:
         returns = Returns(data=None, status=204) if method in ("OPTIONS", "HEAD") else Returns()
     op = {

@@ -92,6 +92,28 @@ def test_a_handler_is_described_by_the_schemas_it_declares():
     assert page["required"] == ["data", "meta"] and page["properties"]["data"]["type"] == "array"
 
 
+def test_plain_tornado_routes_are_described_as_pages():
+    import tornado.web
+
+    class Page(tornado.web.RequestHandler):
+        """The dashboard."""
+
+        def get(self, path=""):
+            self.finish("<html></html>")
+
+        def head(self, path=""):
+            self.finish()
+
+    routes = [(r"/app/assets/(.+)", tornado.web.StaticFileHandler, {"path": "/tmp"}),
+              (r"/app()/?", Page), (r"/app/(.*)", Page)]
+    document = build_document(routes)
+    assert set(document["paths"]) == {"/app/assets/{path}", "/app", "/app/{path}"}
+    assert set(document["paths"]["/app"]) == {"get", "head"}
+    page = document["paths"]["/app/{path}"]["get"]
+    assert page["security"] == [] and list(page["responses"]["200"]["content"]) == ["*/*"]
+    assert routes_and_methods(routes) == described(document)
+
+
 class Contract:
     """Validates real answers against the document's schema for (path, method, status)."""
 
