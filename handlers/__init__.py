@@ -9,6 +9,7 @@ HANDLER_MODULES = [
     "handlers.auth",
     "handlers.projects",
     "handlers.churn_events",
+    "handlers.dashboard",
 ]
 
 
