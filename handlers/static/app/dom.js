@@ -1,5 +1,5 @@
 // DOM building that can only ever insert text: values from the API (customer names, free-text
-// reasons) are attacker controlled, so nothing here touches innerHTML.
+// reasons) are attacker controlled, so nothing here parses markup: text nodes and attributes only.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -98,7 +98,7 @@ export function copyButton(text, label = "Copy", input = null) {
   return h("span", { class: "copy" }, button, status);
 }
 
-/** A modal confirmation built on <dialog> (never window.confirm). Resolves true or false. */
+/** A modal confirmation built on <dialog>, never the browser's blocking prompts. Resolves true or false. */
 export function confirmDialog({ title, body, confirmLabel = "Confirm", danger = false }) {
   return new Promise((resolve) => {
     const dialog = h("dialog", { class: "modal", "aria-labelledby": "modal-title" });

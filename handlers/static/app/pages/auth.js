@@ -53,7 +53,7 @@ export async function register(main, ctx) {
   const messages = h("div", { class: "messages", "aria-live": "polite" });
   const name = h("input", { type: "text", name: "name", autocomplete: "name" });
   const email = h("input", { type: "email", name: "email", autocomplete: "email", required: true });
-  const password = h("input", { type: "password", name: "password", autocomplete: "new-password", required: true, minlength: 8 });
+  const password = h("input", { type: "password", name: "password", autocomplete: "new-password", required: true });
   const form = h("form", {
     class: "stack",
     async onsubmit(e) {
@@ -106,7 +106,7 @@ export async function resetPassword(main, ctx) {
       h("p", {}, h("a", { href: "/app/forgot-password" }, "Ask for a new link"))));
     return;
   }
-  const password = h("input", { type: "password", name: "password", autocomplete: "new-password", required: true, minlength: 8 });
+  const password = h("input", { type: "password", name: "password", autocomplete: "new-password", required: true });
   const form = h("form", {
     class: "stack",
     async onsubmit(e) {
