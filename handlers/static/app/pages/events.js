@@ -62,7 +62,11 @@ export async function page(main, ctx) {
   for (const name of ["status", "cancel_reason", "source"]) controls[name].addEventListener("change", () => filters.requestSubmit());
 
   const tableSlot = h("div", { class: "table-slot" }, h("p", { class: "loading", role: "status" }, "Loading churn events…"));
-  main.append(h("h1", {}, "Churn events"), filters, tableSlot);
+  // On a phone the filters fold away unless some are in use.
+  const active = FILTERS.filter((f) => query.get(f)).length;
+  const filterBox = h("details", { class: "filter-box", open: active > 0 || window.matchMedia("(min-width: 821px)").matches },
+    h("summary", {}, active ? `Filters (${active} in use)` : "Filters"), filters);
+  main.append(h("h1", {}, "Churn events"), filterBox, tableSlot);
 
   let result;
   try {
