@@ -288,10 +288,14 @@ def live_server(migrated, test_env, tmp_path):
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     """Headless Debian Chromium through Playwright. Skipped locally when either is missing; under
-    CI=true a missing browser fails the run (.ci/run installs it)."""
+    CI=true a missing browser fails the run (.ci/run installs it).
+
+    Module-scoped: while Playwright's sync API is started, its event loop counts as running in the
+    main thread, and every later pytest-tornado `gen_test` fails with "Cannot run the event loop
+    while another loop is running". Stopping it after each browser module frees the thread."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

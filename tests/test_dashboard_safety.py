@@ -110,7 +110,7 @@ def test_a_member_sees_no_settings_keys_or_team_controls_and_the_api_refuses_the
     nav = page.locator("aside")
     assert nav.get_by_role("link", name="Overview").is_visible()
     assert nav.get_by_role("link", name="Settings").count() == 0
-    assert nav.get_by_text("member").is_visible()
+    assert nav.locator(".badge.role").text_content() == "member"
 
     page.get_by_role("link", name="Team").click()
     page.locator("#members-table").wait_for()
