@@ -12,6 +12,16 @@ const PROVIDERS = [
 ];
 const OFFER_TYPES = [["", "No offer"], ["discount", "Discount"], ["pause", "Pause"], ["downgrade", "Downgrade"]];
 
+const plural = (n, word) => `${n} ${word}${n > 1 ? "s" : ""}`;
+
+/** The headline the server gives an offer without one (store/cancel_flow.py offer_headline). */
+function offerHeadline(offer) {
+  if (offer.type === "discount") return `Stay and get ${offer.percent_off}% off for the next ${plural(offer.months, "month")}`;
+  if (offer.type === "pause") return `Pause your subscription for up to ${plural(offer.months, "month")} instead`;
+  const suffix = offer.price_cents != null ? ` for ${(offer.price_cents / 100).toFixed(2)} a month` : "";
+  return `Switch to the ${offer.to_plan} plan${suffix} instead`;
+}
+
 function section(id, title, ...content) {
   return h("section", { class: "card", id, "aria-labelledby": id + "-title" }, h("h2", { id: id + "-title" }, title), ...content);
 }
@@ -90,8 +100,8 @@ function draftFrom(project, effective) {
   const saved = (project.settings || {}).cancel_flow || {};
   const labels = Object.fromEntries(CANCEL_REASONS);
   return {
-    reasons: saved.reasons || (effective && effective.reasons) || CANCEL_REASONS.map(([code, label]) => ({ code, label })),
-    offers: saved.offers || (effective && effective.offers) ||
+    reasons: (effective && effective.reasons) || saved.reasons || CANCEL_REASONS.map(([code, label]) => ({ code, label })),
+    offers: (effective && effective.offers) || saved.offers ||
       { too_expensive: { type: "discount", percent_off: 20, months: 3 }, temporary: { type: "pause", months: 1 } },
     copy: { ...((effective && effective.copy) || {}), ...(saved.copy || {}) },
     theme: { accent_color: "#1f5f8b", ...((effective && effective.theme) || {}), ...(saved.theme || {}) },
@@ -125,16 +135,24 @@ function cancelFlowSection(project, ctx, messages, effective) {
     .map(([key, label]) => [key, h("input", { type: "text", name: "copy-" + key, value: draft.copy[key] || "" }), label]);
   const accent = h("input", { type: "color", name: "accent_color", value: draft.theme.accent_color || "#1f5f8b" });
 
+  const savedOffers = ((project.settings || {}).cancel_flow || {}).offers || {};
+
+  /** The cancel_flow to save. Offers merge over the server's defaults, so "No offer" is sent as
+   * null; a headline someone wrote by hand is kept while the offer keeps its type. */
   function collect() {
     const reasons = reasonRows.filter((r) => r.on.checked).map((r) => ({ code: r.code, label: r.label.value.trim() || draft.labels[r.code] }));
     const offers = {};
     for (const r of reasonRows) {
-      if (r.type.value === "discount") offers[r.code] = { type: "discount", percent_off: Number(r.percentOff.value), months: Number(r.months.value) };
-      else if (r.type.value === "pause") offers[r.code] = { type: "pause", months: Number(r.months.value) };
+      let offer = null;
+      if (r.type.value === "discount") offer = { type: "discount", percent_off: Number(r.percentOff.value), months: Number(r.months.value) };
+      else if (r.type.value === "pause") offer = { type: "pause", months: Number(r.months.value) };
       else if (r.type.value === "downgrade") {
-        offers[r.code] = { type: "downgrade", to_plan: r.toPlan.value.trim() };
-        if (r.price.value !== "") offers[r.code].price_cents = Number(r.price.value);
+        offer = { type: "downgrade", to_plan: r.toPlan.value.trim() };
+        if (r.price.value !== "") offer.price_cents = Number(r.price.value);
       }
+      const kept = savedOffers[r.code];
+      if (offer && kept && kept.headline && kept.type === offer.type) offer.headline = kept.headline;
+      offers[r.code] = offer;
     }
     const copy = { ...draft.copy };
     for (const [key, input] of copyFields) { if (input.value.trim()) copy[key] = input.value.trim(); else delete copy[key]; }
@@ -143,10 +161,19 @@ function cancelFlowSection(project, ctx, messages, effective) {
 
   // The live preview: the real /widget.js in a frame of its own, fed the unsaved draft.
   const frame = h("iframe", { class: "preview-frame", title: "Cancel-flow preview", src: "/app/widget-preview", id: "widget-preview" });
-  const previewConfig = () => ({
-    project: { name: project.name, brand_name: (project.settings || {}).brand_name || project.name },
-    ...collect(), public_key: project.public_key,
-  });
+  const previewConfig = () => {
+    // What GET /cancel-flow/config would answer once saved: offers of shown reasons, with headlines.
+    const flow = collect();
+    const shownCodes = new Set(flow.reasons.map((r) => r.code));
+    const offers = {};
+    for (const [code, offer] of Object.entries(flow.offers)) {
+      if (offer && shownCodes.has(code)) offers[code] = { ...offer, headline: offer.headline || offerHeadline(offer) };
+    }
+    return {
+      project: { name: project.name, brand_name: (project.settings || {}).brand_name || project.name },
+      ...flow, offers, public_key: project.public_key,
+    };
+  };
   window.addEventListener("message", (e) => {
     if (e.origin !== location.origin || e.source !== frame.contentWindow || !e.data || e.data.type !== "preview-ready") return;
     frame.contentWindow.postMessage({ type: "preview-config", config: previewConfig() }, location.origin);
@@ -177,7 +204,7 @@ function cancelFlowSection(project, ctx, messages, effective) {
   h("button", { type: "submit", class: "button primary" }, "Save cancel flow"));
 
   return section("cancel-flow", "Cancel flow",
-    h("div", { class: "two-col" }, form,
+    h("div", { class: "cancel-flow-grid" }, form,
       h("div", { class: "preview" }, h("h3", {}, "Live preview"),
         h("p", { class: "muted small" }, "The real widget with your unsaved changes. Answers given here are not recorded."),
         frame, h("button", { type: "button", class: "button small", onclick: () => { frame.src = "/app/widget-preview"; } }, "Restart preview"))),
