@@ -5,7 +5,7 @@ import { money, monthLabel } from "./format.js";
 
 const W = 640;
 const H = 260;
-const PAD = { top: 16, right: 12, bottom: 34, left: 64 };
+const PAD = { top: 16, right: 28, bottom: 34, left: 64 };
 
 function niceMax(value) {
   if (value <= 0) return 100;

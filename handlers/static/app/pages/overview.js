@@ -49,7 +49,7 @@ function reasonTable(stats) {
 }
 
 function variantTable(stats) {
-  const rows = stats.by_variant || [];
+  const rows = (stats.by_variant || []).filter((r) => r.sent);
   if (!rows.length) return null;
   const label = (list, v) => (list.find(([k]) => k === v) || [v, v])[1];
   return h("section", { class: "card" }, h("h2", {}, "Which emails win customers back"),
