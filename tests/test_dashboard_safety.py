@@ -196,6 +196,7 @@ def test_password_reset_from_the_email_link_and_errors_in_the_envelope_words(liv
     page.get_by_role("button", name="Set password").click()
     page.get_by_role("alert").wait_for()
     assert "password" in page.get_by_role("alert").inner_text().lower()  # the field's detail
+    assert page.get_by_label("New password").get_attribute("aria-invalid") == "true"
     page.screenshot(path=str(tmp_path / "reset-error.png"))
     page.get_by_label("New password").fill("a much better passphrase")
     page.get_by_role("button", name="Set password").click()

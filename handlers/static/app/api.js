@@ -81,9 +81,21 @@ export function errorBanner(error) {
 export function showError(slot, error) {
   if (!(error instanceof ApiError)) console.warn(error);
   slot.replaceChildren(errorBanner(error));
+  markInvalidFields(slot.closest("section, main") || document, error);
   slot.scrollIntoView && slot.scrollIntoView({ block: "nearest" });
 }
 
+/** Flag the inputs a `details` entry names (`settings.mail_from` -> name="mail_from"). */
+function markInvalidFields(root, error) {
+  for (const el of root.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  for (const detail of error.details || []) {
+    const name = String(detail.field || "").split(".").pop();
+    if (!name) continue;
+    for (const el of root.querySelectorAll(`[name="${CSS.escape(name)}"]`)) el.setAttribute("aria-invalid", "true");
+  }
+}
+
 export function showNotice(slot, text) {
+  for (const el of (slot.closest("section, main") || document).querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
   slot.replaceChildren(h("div", { class: "banner success", role: "status" }, text));
 }
