@@ -121,6 +121,8 @@ function notFound(main, text) {
 
 export async function render() {
   const renderId = ++state.renderId;
+  const active = document.activeElement;
+  const focusKey = active && active !== document.body ? (active.getAttribute("name") || active.id || null) : null;
   const path = location.pathname.replace(/\/+$/, "") || "/app";
   const query = new URLSearchParams(location.search);
   let match = null;
@@ -188,11 +190,16 @@ export async function render() {
       await route[1](main, ctx);
     }
   }
-  if (renderId === state.renderId && state.focusOnRender) {
+  // A new page moves focus to its heading (screen readers announce it); a new query on the same
+  // page (filters, sorting, paging) leaves the user where they are.
+  if (renderId === state.renderId && state.lastPath && state.lastPath !== location.pathname) {
     const heading = main.querySelector("h1");
     if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus({ preventScroll: true }); }
+  } else if (renderId === state.renderId && focusKey && !document.activeElement?.closest("main")) {
+    const again = main.querySelector(`[name="${CSS.escape(focusKey)}"]`) || document.getElementById(focusKey);
+    if (again) again.focus({ preventScroll: true });
   }
-  state.focusOnRender = true;
+  state.lastPath = location.pathname;
 }
 
 // Links inside the app navigate without reloading the page.
