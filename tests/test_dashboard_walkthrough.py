@@ -82,6 +82,7 @@ def test_a_new_user_walks_through_the_whole_product(live_server, browser, tmp_pa
             "bars => bars.map(b => b.dataset.value)"))
         assert recovered_before == 0
         page.locator("#cohort-table").wait_for()
+        assert page.locator("#forecast-empty").is_visible()  # three months of churn: no forecast yet
         page.screenshot(path=str(shots / "04-overview-before.png"), full_page=True)
 
         # The table shows them; filtering by reason keeps the view in the URL.
@@ -188,3 +189,48 @@ def test_a_new_user_walks_through_the_whole_product(live_server, browser, tmp_pa
         phone_watch.assert_clean()
         phone.close()
         context.close()
+
+
+def test_the_forecast_band_appears_with_history_and_pages_are_in_the_url(live_server, browser, tmp_path):
+    from tests.dashboard_support import signup
+
+    base = live_server().url
+    token = signup(base, "pat@example.com")
+    status, body = call(base, "POST", "/projects", {"name": "Acme", "slug": "acme"}, token=token)
+    key = body["data"]["secret_key"]
+    for n, months_back in enumerate((5, 4, 4, 3, 2)):
+        status, body = call(base, "POST", "/projects/acme/churn-events",
+                            {"customer_email": f"c{n}@example.com", "customer_name": f"Customer {n}",
+                             "mrr_cents": 1000 * (n + 1), "churned_at": _months_ago(months_back)}, key=key)
+        assert status == 201, body
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    watch = PageWatch(page)
+    page.goto(base + "/app/sign-in")
+    page.evaluate("t => sessionStorage.setItem('windback.token', t)", token)
+
+    page.goto(base + "/app/projects/acme")
+    page.locator("#forecast svg").wait_for()
+    assert page.locator("#forecast-empty").count() == 0
+    assert page.locator("#forecast polygon.band").count() == 2  # churned and recovered ranges
+    assert page.locator("#forecast polyline.dashed").count() == 2
+    page.screenshot(path=str(tmp_path / "forecast.png"), full_page=True)
+
+    # Paging: two per page, sorted by MRR ascending; the page number lives in the URL.
+    page.goto(base + "/app/projects/acme/events?per_page=2&sort=mrr_cents&order=asc")
+    page.locator("#events-table").wait_for()
+    assert page.get_by_text("Page 1 of 3").is_visible()
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_url(re.compile(r".*page=2.*"))
+    page.get_by_text("Page 2 of 3").wait_for()
+    names = page.locator("#events-table .customer-name").all_inner_texts()
+    assert names == ["Customer 2", "Customer 3"]
+    page.reload()
+    page.get_by_text("Page 2 of 3").wait_for()
+    assert page.locator("#events-table .customer-name").all_inner_texts() == names
+    page.go_back()
+    page.get_by_text("Page 1 of 3").wait_for()
+    assert page.locator("#events-table .customer-name").all_inner_texts() == ["Customer 0", "Customer 1"]
+    watch.assert_clean()
+    context.close()
