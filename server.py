@@ -22,6 +22,7 @@ from handlers.base import NotFoundHandler, log_request
 from handlers.ratelimit import RateLimiter
 from services.context import Context
 from services.mailer import make_mailer
+from services.writers import make_writer
 from store import churn_events, idempotency, users
 from store.db import close_database, init_database, run_db, start_executor, stop_executor, unit_of_work
 from store.migrations import migrate_database
@@ -43,7 +44,8 @@ def build_context(settings: Settings) -> Context:
                            idle_seconds=settings.actor_idle_seconds,
                            on_change=lambda project_id: [fn(project_id) for fn in listeners])
     return Context(settings=settings, secret=secret, mailer=make_mailer(settings), actors=actors,
-                   limiter=RateLimiter(settings.rate_limit_scale), change_listeners=listeners)
+                   limiter=RateLimiter(settings.rate_limit_scale), change_listeners=listeners,
+                   writer=make_writer(settings))
 
 
 def make_app(ctx: Context) -> tornado.web.Application:

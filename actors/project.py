@@ -9,9 +9,10 @@ import pykka
 
 from actors.bridge import BridgedActorMixin
 from actors.churn_events import ChurnEventCommands
+from actors.variants import VariantCommands
 
 
-class ProjectActor(BridgedActorMixin, ChurnEventCommands, pykka.ThreadingActor):
+class ProjectActor(BridgedActorMixin, ChurnEventCommands, VariantCommands, pykka.ThreadingActor):
     def __init__(self, project_id: str):
         super().__init__()
         self.project_id = project_id

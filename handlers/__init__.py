@@ -9,6 +9,10 @@ HANDLER_MODULES = [
     "handlers.auth",
     "handlers.projects",
     "handlers.churn_events",
+    "handlers.variants",
+    "handlers.unsubscribe",
+    "handlers.team",
+    "handlers.google_auth",
     "handlers.dashboard",
 ]
 

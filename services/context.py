@@ -55,6 +55,7 @@ class Context:
     # Called with a project id after any write to that project (caches forget it).
     change_listeners: list = field(default_factory=list)
     in_flight: int = 0  # requests being served; a graceful stop waits for 0
+    writer: Any = None  # services.writers.VariantWriter: template, or OpenAI with template fallback
 
     def project_changed(self, project_id: str) -> None:
         for listener in self.change_listeners:

@@ -21,8 +21,9 @@ class DeliveryFailed(Exception):
 
 
 def build_message(sender: str, to: str, subject: str, text: str, html: str | None = None,
-                  headers: dict[str, str] | None = None, domain: str = "windback.local") -> EmailMessage:
-    message = EmailMessage()
+                  headers: dict[str, str] | None = None, domain: str = "windback.local",
+                  policy=None) -> EmailMessage:
+    message = EmailMessage(policy=policy) if policy is not None else EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject

@@ -118,10 +118,14 @@ def record_churn(project_id: str, fields: dict) -> tuple[ChurnEvent, bool]:
 
 def mark_recovered(project_id: str, event_id: str, recovered_mrr_cents: int | None,
                    recovered_at: dt.datetime | None = None, variant_id: str | None = None) -> ChurnEvent:
-    """Move an event to `recovered` from any state but `recovered` and `saved` (else 409)."""
+    """Move an event to `recovered` from any state but `recovered` and `saved` (else 409).
+    `recovered_by_variant_id` is `variant_id` if given, else the last variant sent (SPEC 5)."""
+    from store.variants import last_sent_variant_id  # store.variants builds on this module
+
     with transaction():
         event = get_event(project_id, event_id)
         amount = event.mrr_cents if recovered_mrr_cents is None else recovered_mrr_cents
+        variant_id = variant_id or last_sent_variant_id(event_id)
         now = utcnow()
         changed = (ChurnEvent.update(status="recovered", recovered_at=recovered_at or now,
                                      recovered_mrr_cents=amount, updated_at=now,

@@ -74,7 +74,12 @@ def _empty_tables() -> None:
                 for table in tables:
                     db.execute_sql(f'DELETE FROM "{table}"')
         else:
-            db.execute_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+            # DELETE with foreign-key triggers off is far quicker than TRUNCATE on small tables
+            # (TRUNCATE rewrites files: ~0.8 s a test). The test role is a superuser.
+            with db.atomic():
+                db.execute_sql("SET LOCAL session_replication_role = replica")
+                for table in tables:
+                    db.execute_sql(f'DELETE FROM "{table}"')
 
 
 @pytest.fixture

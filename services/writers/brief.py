@@ -1,0 +1,82 @@
+"""Building a writer's `CopyBrief` from a churn event and its project's settings.
+
+Offers come from `settings.cancel_flow.offers` (SPEC 7), read defensively: a missing or
+malformed entry falls back to the default 20%-for-3-months discount, so a `discount_offer`
+email always names a concrete offer.
+"""
+from __future__ import annotations
+
+from services.writers import CopyBrief
+
+DEFAULT_DISCOUNT = {"type": "discount", "percent_off": 20, "months": 3}
+DEFAULT_OFFERS = {"too_expensive": DEFAULT_DISCOUNT, "temporary": {"type": "pause", "months": 3}}
+
+
+def first_name_of(full_name: str | None) -> str | None:
+    """The first word of the name; whitespace (newlines included) never survives into a subject."""
+    if not full_name:
+        return None
+    words = full_name.split()
+    return words[0][:60] if words else None
+
+
+def _int_in(value, low: int, high: int) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return None
+    return value
+
+
+def describe_offer(offer, currency: str = "USD") -> str | None:
+    """An offer from the cancel-flow settings in words; None when it is not a usable offer."""
+    if not isinstance(offer, dict):
+        return None
+    kind = offer.get("type")
+    if kind == "discount":
+        percent, months = _int_in(offer.get("percent_off"), 1, 100), _int_in(offer.get("months"), 1, 24)
+        if percent is None or months is None:
+            return None
+        span = "your next month" if months == 1 else f"your next {months} months"
+        return f"{percent}% off {span}"
+    if kind == "pause":
+        months = _int_in(offer.get("months"), 1, 6)
+        if months is None:
+            return None
+        return "a free pause of up to 1 month" if months == 1 else f"a free pause of up to {months} months"
+    if kind == "downgrade":
+        to_plan = offer.get("to_plan")
+        if not isinstance(to_plan, str) or not to_plan.strip():
+            return None
+        price = _int_in(offer.get("price_cents"), 0, 10**9)
+        plan = " ".join(to_plan.split())[:60]
+        if price is None:
+            return f"a move to our {plan} plan"
+        return f"a move to our {plan} plan at {price // 100}.{price % 100:02d} {currency} a month"
+    return None
+
+
+def pick_offer(settings: dict, reason: str | None, currency: str = "USD") -> str:
+    """The offer for this reason; else the project's discount; else the default discount."""
+    cancel_flow = settings.get("cancel_flow") if isinstance(settings.get("cancel_flow"), dict) else {}
+    offers = cancel_flow.get("offers") if isinstance(cancel_flow.get("offers"), dict) else {}
+    candidates = []
+    if reason:
+        candidates.append(offers.get(reason, DEFAULT_OFFERS.get(reason)))
+    candidates.extend(o for o in offers.values() if isinstance(o, dict) and o.get("type") == "discount")
+    candidates.append(offers.get("too_expensive"))
+    for candidate in candidates:
+        described = describe_offer(candidate, currency)
+        if described:
+            return described
+    return describe_offer(DEFAULT_DISCOUNT)
+
+
+def make_brief(*, customer_name: str | None, plan: str | None, reason: str | None, currency: str,
+               project_name: str, settings: dict) -> CopyBrief:
+    brand = settings.get("brand_name") if isinstance(settings.get("brand_name"), str) else None
+    return CopyBrief(
+        first_name=first_name_of(customer_name),
+        plan=" ".join(plan.split())[:80] if plan else None,
+        reason=reason,
+        brand=" ".join((brand or project_name).split())[:80] or project_name,
+        offer=pick_offer(settings, reason, currency),
+    )
