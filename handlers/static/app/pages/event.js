@@ -62,9 +62,10 @@ export async function page(main, ctx) {
   async function act(fn, notice) {
     messages.replaceChildren();
     try {
-      await fn();
+      const result = await fn();
       await load();
-      if (notice) showNotice(messages, notice);
+      const warnings = (result && result.meta && result.meta.warnings) || [];
+      if (notice) showNotice(messages, [notice, ...warnings].join(" "));
     } catch (error) {
       showError(messages, error);
       await load();
@@ -130,7 +131,7 @@ export async function page(main, ctx) {
         await act(() => api.patch(`${base}/variants/${encodeURIComponent(v.id)}`, { subject: subject.value, body_text: text.value }),
           "Variant saved.");
       },
-    }, field("Subject", subject), field("Body", text, "Plain text. The HTML version is sent as the variant has it."),
+    }, field("Subject", subject), field("Body", text, "Plain text; the HTML version of the email is rebuilt from it."),
     h("div", { class: "actions" },
       h("button", { type: "submit", class: "button small primary" }, "Save"),
       h("button", { type: "button", class: "button small", onclick: () => variantView(cell, v) }, "Cancel")));
