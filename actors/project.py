@@ -8,11 +8,13 @@ from __future__ import annotations
 import pykka
 
 from actors.bridge import BridgedActorMixin
+from actors.cancel_flow import CancelFlowCommands
 from actors.churn_events import ChurnEventCommands
 from actors.variants import VariantCommands
 
 
-class ProjectActor(BridgedActorMixin, ChurnEventCommands, VariantCommands, pykka.ThreadingActor):
+class ProjectActor(BridgedActorMixin, ChurnEventCommands, VariantCommands, CancelFlowCommands,
+                   pykka.ThreadingActor):
     def __init__(self, project_id: str):
         super().__init__()
         self.project_id = project_id

@@ -13,6 +13,9 @@ HANDLER_MODULES = [
     "handlers.unsubscribe",
     "handlers.team",
     "handlers.google_auth",
+    "handlers.cancel_flow",
+    "handlers.widget",
+    "handlers.track",
     "handlers.dashboard",
 ]
 

@@ -346,6 +346,9 @@ def _http_message(status: int, error: tornado.web.HTTPError) -> str:
 
 def log_request(handler: tornado.web.RequestHandler) -> None:
     """One JSON line per request (the application's `log_function`)."""
+    level = logging.ERROR if handler.get_status() >= 500 else logging.INFO
+    if not log.isEnabledFor(level):
+        return  # no line to write: skip building it
     request = handler.request
     line = {
         "method": request.method,
@@ -355,5 +358,4 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
         "request_id": getattr(handler, "request_id", None),
         "ip": request.remote_ip,
     }
-    level = logging.ERROR if handler.get_status() >= 500 else logging.INFO
     log.log(level, json.dumps(line, separators=(",", ":")))

@@ -5,8 +5,9 @@ import email.utils
 
 from handlers.base import PROJECT_ADMIN, PROJECT_MEMBER, SIGNED_IN, BaseHandler, list_query_schema
 from handlers.errors import ApiError, conflict, forbidden
-from handlers.validation import Boolean, FieldError, Integer, JsonObject, Nested, Schema, String
+from handlers.validation import Boolean, FieldError, Integer, Nested, Schema, String
 from store import projects
+from store.cancel_flow import CancelFlowSettings
 from store.db import run_db
 
 
@@ -35,7 +36,7 @@ SETTINGS = Schema({
     "stripe_webhook_secret": _webhook_secret(),
     "razorpay_webhook_secret": _webhook_secret(),
     "custom_webhook_secret": _webhook_secret(),
-    "cancel_flow": JsonObject(max_bytes=65536),
+    "cancel_flow": CancelFlowSettings(nullable=True),  # null: back to the defaults
 })
 CREATE = Schema({
     "name": String(required=True, min_length=1, max_length=200),

@@ -1,0 +1,179 @@
+"""The cancel flow's public door (SPEC 7): the widget's config and its answers.
+
+Both endpoints take a project's public key (never a secret one), answer any origin (CORS, with
+`OPTIONS` preflight) and are limited to 10 requests per 15 s per key (SPEC 9). The config is
+served from an in-process cache of ready-made answers; a settings change or a key rotation in this
+process forgets the project's entries at once (`ctx.change_listeners`), and other processes within
+`CONFIG_TTL` seconds.
+"""
+from __future__ import annotations
+
+import json
+import threading
+
+import cachetools
+
+from handlers.base import PUBLIC, BaseHandler
+from handlers.errors import not_found
+from handlers.validation import Boolean, Choice, Email, Field, FieldError, JsonObject, Schema, String
+from store import cancel_flow
+from store.db import run_db
+from store.models import CANCEL_REASONS, utcnow
+
+CONFIG_TTL = 30.0  # bounds how stale another process's cache can be after a settings change
+MAX_KEY_LENGTH = 100
+
+
+class ConfigCache:
+    """Public key -> `PublicConfig`, shared by the IOLoop and forgotten per project on change."""
+
+    def __init__(self, maxsize: int = 10_000, ttl: float = CONFIG_TTL):
+        self._entries: cachetools.TTLCache = cachetools.TTLCache(maxsize=maxsize, ttl=ttl)
+        self._lock = threading.Lock()
+        # Bumped by every invalidation: a load that started before one must not be cached.
+        self.generation = 0
+
+    def get(self, public_key: str) -> cancel_flow.PublicConfig | None:
+        with self._lock:
+            config = self._entries.get(public_key)
+        if config is not None and config.key_expires_at is not None and config.key_expires_at <= utcnow():
+            return None  # a rotated key past its grace period
+        return config
+
+    def put(self, public_key: str, config: cancel_flow.PublicConfig, generation: int) -> None:
+        with self._lock:
+            if generation == self.generation:
+                self._entries[public_key] = config
+
+    def forget_project(self, project_id: str) -> None:
+        with self._lock:
+            self.generation += 1
+            for key in [k for k, config in self._entries.items() if config.project_id == project_id]:
+                self._entries.pop(key, None)
+
+
+def config_cache(ctx) -> ConfigCache:
+    cache = ctx.extras.get("cancel_flow_config")
+    if cache is None:
+        cache = ctx.extras["cancel_flow_config"] = ConfigCache()
+        ctx.change_listeners.append(cache.forget_project)
+    return cache
+
+
+async def public_config(ctx, public_key: str) -> cancel_flow.PublicConfig | None:
+    """The config of a live public key, from the cache or the store (None: unknown key)."""
+    if not public_key.startswith("pub_") or len(public_key) > MAX_KEY_LENGTH:
+        return None  # a secret key in the public slot is never looked up
+    cache = config_cache(ctx)
+    config = cache.get(public_key)
+    if config is None:
+        generation = cache.generation
+        config = await run_db(cancel_flow.load_public_config, public_key)
+        if config is not None:
+            cache.put(public_key, config, generation)
+    return config
+
+
+class CancelFlowHandler(BaseHandler):
+    rate_limit_group = "cancel_flow"
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        # Every answer, errors included: the widget runs on the customer's own origin.
+        self.set_header("Access-Control-Allow-Origin", "*")
+        self.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+        self.set_header("Access-Control-Allow-Headers", "Content-Type, If-None-Match")
+        self.set_header("Access-Control-Expose-Headers",
+                        "ETag, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset")
+        self.set_header("Access-Control-Max-Age", "86400")
+
+    def apply_rate_limit(self, key: str, cost: int = 1) -> None:
+        # A preflight is the browser's, not the customer's: it shows the bucket but spends nothing.
+        super().apply_rate_limit(key, 0 if self.request.method == "OPTIONS" else cost)
+
+    async def options(self, *args, **kwargs) -> None:
+        self.set_status(204)
+        self.clear_header("Content-Type")
+        self.finish()
+
+    async def config_or_404(self, public_key: str) -> cancel_flow.PublicConfig:
+        config = await public_config(self.ctx, public_key)
+        if config is None:
+            # Unknown keys also spend the client IP's tokens, so guessing keys is limited too.
+            self.apply_rate_limit("ip:" + self.client_ip)
+            raise not_found("Cancel flow (unknown public key)")
+        return config
+
+
+class ConfigHandler(CancelFlowHandler):
+    rules = {"GET": PUBLIC, "OPTIONS": PUBLIC}
+
+    def rate_limit_key(self) -> str:
+        # Per key and client: every end user's browser fetches the config, so one bucket per key
+        # for all of them would refuse a busy site's users (docs/widget.md).
+        return f"pub:{self.path_kwargs['public_key'][:MAX_KEY_LENGTH]}|ip:{self.client_ip}"
+
+    async def get(self, public_key: str) -> None:
+        config = await self.config_or_404(public_key)
+        self.set_header("Cache-Control", "public, max-age=60")
+        self.set_header("ETag", config.etag)
+        if _etag_matches(self.request.headers.get("If-None-Match", ""), config.etag):
+            self.set_status(304)
+            self.clear_header("Content-Type")
+            self.finish()
+            return
+        self.finish(config.body)
+
+
+class OfferShown(Field):
+    """`true`/`false`, or the offer object as the widget showed it."""
+
+    def convert(self, value, path, from_query):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, dict):
+            return JsonObject(max_bytes=4096).convert(value, path, from_query)
+        raise FieldError("must be true, false or the offer object shown")
+
+
+ANSWER = Schema({
+    "public_key": String(min_length=1, max_length=MAX_KEY_LENGTH, required=True),
+    "customer_email": Email(required=True),
+    "customer_id": String(max_length=200, nullable=True),
+    "reason": Choice(CANCEL_REASONS, required=True),
+    "detail": String(max_length=5000, nullable=True),
+    "offer_shown": OfferShown(nullable=True),
+    "offer_accepted": Boolean(default=False),
+}, check=lambda answer: ([{"field": "offer_shown", "message": "cannot be false when the offer was accepted"}]
+                         if answer["offer_accepted"] and answer.get("offer_shown") is False else []))
+
+
+class ReasonsHandler(CancelFlowHandler):
+    rules = {"POST": PUBLIC, "OPTIONS": PUBLIC}
+
+    def rate_limit_key(self) -> str:
+        """The public key in the body (the limit comes before validation, SPEC 9)."""
+        try:
+            key = json.loads(self.request.body or b"null").get("public_key")
+        except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
+            key = None
+        return f"pub:{key[:MAX_KEY_LENGTH]}" if isinstance(key, str) and key else "ip:" + self.client_ip
+
+    async def post(self) -> None:
+        answer = self.parse_body(ANSWER)
+        config = await self.config_or_404(answer.pop("public_key"))
+        result, created = await self.ctx.actors.project(config.project_id).record_cancel_flow_answer(answer)
+        await self.reply(result, status=201 if created else 200)
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    if not header:
+        return False
+    candidates = [tag.strip() for tag in header.split(",")]
+    return "*" in candidates or any(tag.removeprefix("W/") == etag for tag in candidates)
+
+
+default_handlers = [
+    (r"/api/v1/cancel-flow/config/(?P<public_key>[^/]+)", ConfigHandler),
+    (r"/api/v1/cancel-flow/reasons", ReasonsHandler),
+]
