@@ -102,7 +102,7 @@ function draftFrom(project, effective) {
   return {
     reasons: (effective && effective.reasons) || saved.reasons || CANCEL_REASONS.map(([code, label]) => ({ code, label })),
     offers: (effective && effective.offers) || saved.offers ||
-      { too_expensive: { type: "discount", percent_off: 20, months: 3 }, temporary: { type: "pause", months: 1 } },
+      { too_expensive: { type: "discount", percent_off: 20, months: 3 }, temporary: { type: "pause", months: 3 } },
     copy: { ...((effective && effective.copy) || {}), ...(saved.copy || {}) },
     theme: { accent_color: "#1f5f8b", ...((effective && effective.theme) || {}), ...(saved.theme || {}) },
     labels,
