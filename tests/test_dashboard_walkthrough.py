@@ -16,6 +16,9 @@ def _stat(page, name: str) -> str:
 
 
 def _months_ago(n: int) -> str:
+    """A moment n calendar months back (the 10th); this month: a few seconds ago."""
+    if n == 0:
+        return (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
     now = dt.datetime.now(dt.timezone.utc).replace(day=10, hour=12, minute=0, second=0, microsecond=0)
     year, month = now.year, now.month - n
     while month < 1:
@@ -83,6 +86,8 @@ def test_a_new_user_walks_through_the_whole_product(live_server, browser, tmp_pa
         assert recovered_before == 0
         page.locator("#cohort-table").wait_for()
         assert page.locator("#forecast-empty").is_visible()  # three months of churn: no forecast yet
+        this_month = page.locator(f"#cohort-table tr[data-cohort='{_months_ago(0)[:7]}'] td.heat")
+        assert this_month.first.inner_text() == "0% (0)"
         page.screenshot(path=str(shots / "04-overview-before.png"), full_page=True)
 
         # The table shows them; filtering by reason keeps the view in the URL.
@@ -155,8 +160,10 @@ def test_a_new_user_walks_through_the_whole_product(live_server, browser, tmp_pa
         recovered_after = page.locator("#mrr-chart rect.bar.recovered").evaluate_all(
             "bars => bars.map(b => Number(b.dataset.value))")
         assert sum(recovered_after) == 9900
-        assert page.locator("#cohort-table td.heat-10, #cohort-table td.heat-9, #cohort-table td.heat-8").count() >= 1 or \
-            page.locator("#cohort-table td[class*=heat-]").count() > 0
+        # Dana's month in the heat map: one churn, recovered within 7 days, the darkest cell.
+        this_month = page.locator(f"#cohort-table tr[data-cohort='{_months_ago(0)[:7]}'] td.heat")
+        assert this_month.first.inner_text() == "100% (1)"
+        assert "heat-10" in this_month.first.get_attribute("class")
         page.screenshot(path=str(shots / "10-overview-after.png"), full_page=True)
 
         # The other pages of an owner.

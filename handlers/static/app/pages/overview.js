@@ -67,7 +67,7 @@ function cohortTable(cohorts, currency) {
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Cohort"), h("th", { scope: "col" }, "Churned"),
       WINDOWS.map((d) => h("th", { scope: "col" }, `≤ ${d} days`)), h("th", { scope: "col" }, "Recovered"),
       h("th", { scope: "col" }, "MRR churned"), h("th", { scope: "col" }, "MRR recovered"))),
-    h("tbody", {}, cohorts.map((c) => h("tr", {},
+    h("tbody", {}, cohorts.map((c) => h("tr", { dataset: { cohort: c.cohort } },
       h("th", { scope: "row" }, monthLabel(c.cohort)), h("td", {}, String(c.churned ?? 0)),
       WINDOWS.map((d) => {
         const n = (c.recovered_within || {})[d] || 0;
