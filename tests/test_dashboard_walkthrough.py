@@ -111,6 +111,7 @@ def test_a_new_user_walks_through_the_whole_product(live_server, browser, tmp_pa
         # Open Dana's event and generate the nine emails: a 3x3 grid of strategy x tone.
         page.get_by_role("link", name="Dana Smith").click()
         page.locator("#event-status").wait_for()
+        event_path = page.url.split(base, 1)[1]
         assert page.locator("h1").inner_text() == "Dana Smith"
         page.get_by_role("button", name="Generate variants").click()
         page.wait_for_function("() => document.querySelectorAll('.variant[data-variant-id]').length === 9")
@@ -184,14 +185,17 @@ def test_a_new_user_walks_through_the_whole_product(live_server, browser, tmp_pa
         phone_page.goto(base + "/app/sign-in")
         phone_page.evaluate("t => sessionStorage.setItem('windback.token', t)", token)
         for path, ready, name in [(f"/app/projects/{slug}", "[data-stat=recovered]", "13-phone-overview.png"),
-                                  (f"/app/projects/{slug}/events", "#events-table", "14-phone-events.png")]:
+                                  (f"/app/projects/{slug}/events", "#events-table", "14-phone-events.png"),
+                                  (event_path, ".variant[data-variant-id]", "15-phone-event.png"),
+                                  (f"/app/projects/{slug}/settings", "#keys", "16-phone-settings.png"),
+                                  (f"/app/projects/{slug}/team", "#members-table", "17-phone-team.png")]:
             phone_page.goto(base + path)
-            phone_page.locator(ready).wait_for()
+            phone_page.locator(ready).first.wait_for()
             assert no_horizontal_scroll(phone_page), path
-            assert not phone_page.get_by_role("link", name="Churn events").is_visible()
+            assert not phone_page.locator("aside").get_by_role("link", name="Churn events").is_visible()
             phone_page.screenshot(path=str(shots / name), full_page=True)
         phone_page.get_by_role("button", name="Menu").click()
-        phone_page.get_by_role("link", name="Churn events").click()
+        phone_page.locator("aside").get_by_role("link", name="Churn events").click()
         phone_page.locator("#events-table").wait_for()
         phone_watch.assert_clean()
         phone.close()

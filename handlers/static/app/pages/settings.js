@@ -174,12 +174,20 @@ function cancelFlowSection(project, ctx, messages, effective) {
       ...flow, offers, public_key: project.public_key,
     };
   };
+  let previewShown = null; // the config the frame last got, as JSON
   window.addEventListener("message", (e) => {
     if (e.origin !== location.origin || e.source !== frame.contentWindow || !e.data || e.data.type !== "preview-ready") return;
-    frame.contentWindow.postMessage({ type: "preview-config", config: previewConfig() }, location.origin);
+    const config = previewConfig();
+    previewShown = JSON.stringify(config);
+    frame.contentWindow.postMessage({ type: "preview-config", config }, location.origin);
   });
+  // Restart the preview once typing pauses, and only when what it shows would change (a text
+  // field fires both input and change).
   let timer = null;
-  const refreshPreview = () => { clearTimeout(timer); timer = setTimeout(() => { frame.src = "/app/widget-preview"; }, 400); };
+  const refreshPreview = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => { if (JSON.stringify(previewConfig()) !== previewShown) frame.src = "/app/widget-preview"; }, 400);
+  };
 
   const form = h("form", {
     class: "stack cancel-flow",
