@@ -245,3 +245,33 @@ def test_the_forecast_band_appears_with_history_and_pages_are_in_the_url(live_se
     assert page.locator("#events-table .customer-name").all_inner_texts() == ["Customer 0", "Customer 1"]
     watch.assert_clean()
     context.close()
+
+
+def test_amounts_in_several_currencies_are_never_added_together(live_server, browser):
+    from tests.dashboard_support import signup
+
+    base = live_server().url
+    token = signup(base, "cy@example.com")
+    status, body = call(base, "POST", "/projects", {"name": "Acme", "slug": "acme"}, token=token)
+    key = body["data"]["secret_key"]
+    for email, cents, currency in (("us@example.com", 1000, "USD"), ("eu@example.com", 5000, "EUR")):
+        assert call(base, "POST", "/projects/acme/churn-events",
+                    {"customer_email": email, "mrr_cents": cents, "currency": currency}, key=key)[0] == 201
+    context = browser.new_context(viewport=DESKTOP, locale="en-US")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    watch = PageWatch(page)
+    page.goto(base + "/app/sign-in")
+    page.evaluate("t => sessionStorage.setItem('windback.token', t)", token)
+    page.goto(base + "/app/projects/acme")
+    page.locator("#mrr-chart svg").wait_for()
+    churned = _stat(page, "mrr_churned")
+    assert "$10" in churned and "€50" in churned and "$60" not in churned
+    values = "bars => bars.map(b => Number(b.dataset.value)).reduce((a, b) => a + b, 0)"
+    assert page.get_by_label("Currency").input_value() == "EUR"  # the larger amount first
+    assert page.locator("#mrr-chart rect.bar.churned").evaluate_all(values) == 5000
+    page.get_by_label("Currency").select_option("USD")
+    page.wait_for_function("() => document.querySelector('#mrr-chart svg').getAttribute('aria-label').includes('USD')")
+    assert page.locator("#mrr-chart rect.bar.churned").evaluate_all(values) == 1000
+    watch.assert_clean()
+    context.close()
