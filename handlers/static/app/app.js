@@ -137,7 +137,8 @@ export async function render() {
     return;
   }
   if (route && options.public && session.token && !path.endsWith("reset-password")) {
-    navigate(query.get("next") || "/app/projects", { replace: true });
+    const next = query.get("next") || "";
+    navigate(next.startsWith("/app/") ? next : "/app/projects", { replace: true });
     return;
   }
   if (route && !options.public && !options.either && !session.token) {
