@@ -8,7 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from tests.dashboard_support import DESKTOP, PHONE, PageWatch, SmtpSink, call, no_horizontal_scroll, register_in_browser
+from tests.dashboard_support import (DESKTOP, PHONE, PageWatch, SmtpSink, call, low_contrast_text, no_horizontal_scroll,
+                                     register_in_browser)
 
 
 def _stat(page, name: str) -> str:
@@ -95,6 +96,7 @@ def test_a_new_user_walks_through_the_whole_product(live_server, browser, tmp_pa
         page.locator("#events-table").wait_for()
         assert page.locator("#events-table tbody tr").count() == 3
         page.screenshot(path=str(shots / "05-events.png"), full_page=True)
+        assert low_contrast_text(page) == []
         page.get_by_label("Reason").select_option("too_expensive")
         page.wait_for_url(re.compile(r".*cancel_reason=too_expensive.*"))
         page.wait_for_function("() => document.querySelectorAll('#events-table tbody tr').length === 2")
@@ -150,6 +152,7 @@ def test_a_new_user_walks_through_the_whole_product(live_server, browser, tmp_pa
         page.locator("dialog.modal").get_by_role("button", name="Mark recovered").click()
         page.wait_for_function("() => document.querySelector('#event-status').textContent.toLowerCase() === 'recovered'")
         page.screenshot(path=str(shots / "09-recovered.png"), full_page=True)
+        assert low_contrast_text(page) == []
 
         # The overview's numbers and chart now show the recovery.
         page.get_by_role("link", name="Overview").click()
@@ -166,11 +169,13 @@ def test_a_new_user_walks_through_the_whole_product(live_server, browser, tmp_pa
         assert this_month.first.inner_text() == "100% (1)"
         assert "heat-10" in this_month.first.get_attribute("class")
         page.screenshot(path=str(shots / "10-overview-after.png"), full_page=True)
+        assert low_contrast_text(page) == []
 
         # The other pages of an owner.
         page.get_by_role("link", name="Settings").click()
         page.locator("#keys").wait_for()
         page.screenshot(path=str(shots / "11-settings.png"), full_page=True)
+        assert low_contrast_text(page) == []
         page.get_by_role("link", name="Team").click()
         page.locator("#members-table").wait_for()
         assert page.locator("#members-table").get_by_text("ada@example.com").is_visible()
