@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres install migrate clean
+.PHONY: run test test-sqlite test-postgres install migrate clean seed demo
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,16 @@ migrate: install
 	$(PY) scripts/migrate.py
 
 run: install migrate
+	@echo "First time? 'make seed' fills a demo project with twelve months of churn (or 'make demo': seed, then run)."
+	$(PY) server.py
+
+# A demo project (slug demo) with a year of churn, recoveries and emails; prints how to sign in.
+# Idempotent: an already seeded project is left alone (scripts/seed_demo.py --reset to redo it).
+SEED_EVENTS ?= 1500
+seed: install migrate
+	$(PY) scripts/seed_demo.py --events $(SEED_EVENTS)
+
+demo: seed
 	$(PY) server.py
 
 # The suite runs once on SQLite and once on PostgreSQL. Without a reachable PostgreSQL the

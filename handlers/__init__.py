@@ -16,6 +16,7 @@ HANDLER_MODULES = [
     "handlers.cancel_flow",
     "handlers.widget",
     "handlers.track",
+    "handlers.analytics",
     "handlers.dashboard",
 ]
 

@@ -1,0 +1,161 @@
+"""`GET /projects/:slug/stats`, `/cohorts`, `/forecasting` (SPEC 6; definitions in docs/analytics.md).
+
+Reads only: the grouped queries run on the worker pool, and their answers are cached per project
+until the next write to it (`services.analytics_cache`).
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from handlers.base import PROJECT_MEMBER, BaseHandler
+from handlers.churn_events import Currency
+from handlers.validation import Field, FieldError, Integer, Schema, parse_timestamp, validation_error
+from services.analytics_cache import AnalyticsCache
+from store import analytics, analytics_months
+from store.analytics_months import add_months, month_start, months_between
+from store.db import run_db
+from store.models import utcnow
+from store.projects import project_settings
+
+MAX_COHORT_MONTHS = 120
+_ONE_DAY = dt.timedelta(days=1)
+_INSTANT = dt.timedelta(microseconds=1)
+
+
+class DateBound(Field):
+    """An ISO 8601 date (`2026-03-31`) or timestamp; returns (naive UTC datetime, date_only)."""
+
+    type_name = "string"
+
+    def convert(self, value, path, from_query):
+        text = value.strip() if isinstance(value, str) else ""
+        parsed = parse_timestamp(text) if text else None
+        if parsed is None:
+            raise FieldError("must be an ISO 8601 date (2026-03-31) or timestamp (2026-03-31T12:00:00Z)")
+        return parsed, len(text) == 10
+
+    def _schema(self):
+        return {"type": "string", "format": "date-time"}
+
+
+RANGE_FIELDS = {"from": DateBound(), "to": DateBound(), "currency": Currency()}
+# Unknown query parameters are ignored, as on the list endpoints.
+STATS = Schema(RANGE_FIELDS, allow_unknown=True)
+COHORTS = Schema({**RANGE_FIELDS, "months": Integer(minimum=1, maximum=MAX_COHORT_MONTHS, default=12)},
+                 allow_unknown=True)
+FORECASTING = Schema({**RANGE_FIELDS, "horizon": Integer(minimum=1, maximum=12, default=3)}, allow_unknown=True)
+
+
+def analytics_cache(ctx) -> AnalyticsCache:
+    """The context's cache, created on first use and told of every write to a project."""
+    cache = ctx.extras.get("analytics_cache")
+    if cache is None:
+        cache = ctx.extras["analytics_cache"] = AnalyticsCache()
+        ctx.change_listeners.append(cache.forget_project)
+    return cache
+
+
+def _range_error(field: str, message: str):
+    return validation_error([{"field": field, "message": message}])
+
+
+class AnalyticsHandler(BaseHandler):
+    rules = {"GET": PROJECT_MEMBER}
+    endpoint = ""
+    schema = STATS
+
+    async def get(self, slug):
+        query = self.parse_query(self.schema)
+        scope = self.scope(query)
+        arguments = self.arguments(query, scope)
+        cache = analytics_cache(self.ctx)
+        key = cache.key(self.project.id, self.endpoint, (scope, arguments))
+        answer = cache.get(key)
+        if answer is None:
+            answer = await self.answer(scope, arguments, utcnow())
+            cache.put(key, answer)
+        await self.reply(answer)
+
+    def scope(self, query: dict) -> analytics.Scope:
+        """from/to as a half-open range: a date `to` includes that whole day (UTC)."""
+        start = end = None
+        if "from" in query:
+            start = query["from"][0]
+        if "to" in query:
+            moment, date_only = query["to"]
+            end = moment + (_ONE_DAY if date_only else _INSTANT)
+        if start is not None and end is not None and start >= end:
+            raise _range_error("from", "must not be after `to`")
+        lost_after_days = int(project_settings(self.project)["lost_after_days"])
+        return analytics.Scope(self.project.id, lost_after_days, start, end, query.get("currency"))
+
+    def arguments(self, query: dict, scope: analytics.Scope) -> tuple:
+        """What the endpoint computes from besides the scope (hashable: part of the cache key)."""
+        return ()
+
+    async def answer(self, scope: analytics.Scope, arguments: tuple, now: dt.datetime):
+        return await run_db(self.compute, scope, arguments, now)
+
+    def compute(self, scope: analytics.Scope, arguments: tuple, now: dt.datetime):
+        raise NotImplementedError
+
+
+class StatsHandler(AnalyticsHandler):
+    endpoint = "stats"
+    schema = STATS
+
+    async def answer(self, scope, arguments, now):
+        # The three parts are independent queries: side by side on the worker pool, the answer
+        # takes as long as the slowest rather than the sum.
+        parts = await asyncio.gather(run_db(analytics.event_groups, scope, now),
+                                     run_db(analytics.sends_and_submissions, scope),
+                                     run_db(analytics.recoveries_by_kind, scope))
+        return analytics.combine(*parts)
+
+
+class CohortsHandler(AnalyticsHandler):
+    """Rows from the month of `from` to the month of `to`; without `from`, the `months` months
+    ending with the month of `to` (default: the current month)."""
+
+    endpoint = "cohorts"
+    schema = COHORTS
+
+    def arguments(self, query: dict, scope: analytics.Scope) -> tuple[dt.datetime, int]:
+        last = month_start(scope.end - _INSTANT) if scope.end is not None else month_start(utcnow())
+        if scope.start is None:
+            return add_months(last, -(query["months"] - 1)), query["months"]
+        first = month_start(scope.start)
+        count = months_between(first, last)
+        if count > MAX_COHORT_MONTHS:
+            raise _range_error("from", f"from/to span {count} months; at most {MAX_COHORT_MONTHS} are shown")
+        return first, count
+
+    async def answer(self, scope, arguments, now):
+        # The older and the newer half of the months are independent queries: side by side.
+        first, count = arguments
+        older = count // 2
+        halves = await asyncio.gather(run_db(analytics_months.cohorts, scope, first, older),
+                                      run_db(analytics_months.cohorts, scope, add_months(first, older), count - older))
+        return {"cohorts": halves[0] + halves[1]}
+
+
+class ForecastingHandler(AnalyticsHandler):
+    endpoint = "forecasting"
+    schema = FORECASTING
+
+    def arguments(self, query, scope):
+        # The current month decides which months are complete.
+        return (query["horizon"], month_start(utcnow()))
+
+    def compute(self, scope, arguments, now):
+        horizon, current_month = arguments
+        return analytics_months.forecast(scope, current_month, horizon)
+
+
+_PROJECT = r"/api/v1/projects/(?P<slug>[^/]+)"
+default_handlers = [
+    (_PROJECT + "/stats", StatsHandler),
+    (_PROJECT + "/cohorts", CohortsHandler),
+    (_PROJECT + "/forecasting", ForecastingHandler),
+]

@@ -1,0 +1,233 @@
+"""Fill a demo project with twelve months of realistic churn, so the dashboard and the analytics
+endpoints have something to show.
+
+    seed_demo.py [--events N] [--seed S] [--slug demo] [--email demo@windback.local] [--reset]
+
+Creates the user and the project if they are missing and prints how to sign in and the project's
+secret key (shown once, when the project is created). The same seed, event count and `--now`
+give the same data set. Churn grows a little month by month; a quarter of the widget's
+customers accept an offer (saved); most of the others get the nine recovery emails, one or two of
+which are sent, and some come back, sooner or later (recovered_by_variant_id names the last
+email sent). Open events older than the project's 90 days are `lost`, as the sweep would leave
+them.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import secrets
+import sys
+import time
+
+import _common
+
+from services.security import hash_password_sync
+from store import projects, users
+from store.cancel_flow import CancelFlowSubmission
+from store.db import database, is_sqlite, transaction, unit_of_work
+from store.models import OPEN_STATUSES, ChurnEvent, Project, utcnow
+from store.variants import STRATEGIES, TONES, Variant
+
+LOST_AFTER_DAYS = 90
+CURRENCIES = (("USD", 0.80), ("EUR", 0.15), ("GBP", 0.05))
+PLANS = (("starter", 1900, 0.40), ("pro", 4900, 0.35), ("business", 9900, 0.20), ("enterprise", 29900, 0.05))
+REASONS = (("too_expensive", 25), ("not_using", 17), ("missing_features", 14), ("switched_competitor", 12),
+           ("payment_failed", 12), ("technical_issues", 6), ("temporary", 5), ("poor_support", 4), ("other", 3),
+           (None, 2))
+SOURCES = (("stripe", 50), ("widget", 15), ("api", 15), ("razorpay", 10), ("custom", 10))
+# How likely one sent email of each strategy / tone wins the customer back.
+STRATEGY_PULL = {"discount_offer": 0.30, "value_reminder": 0.16, "personal_check_in": 0.22}
+TONE_PULL = {"friendly": 1.15, "professional": 1.0, "urgent": 0.75}
+FIRST_NAMES = ("Ada", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi", "Luca")
+
+
+def pick(rng: random.Random, weighted) -> object:
+    values, weights = zip(*weighted)
+    return rng.choices(values, weights)[0]
+
+
+def event_id(rng: random.Random, prefix: str) -> str:
+    return f"{prefix}_{rng.getrandbits(96):024x}"
+
+
+class DemoBuilder:
+    """Builds the rows of one demo data set, deterministically from `rng` and `now`."""
+
+    def __init__(self, project_id: str, rng: random.Random, now: dt.datetime):
+        self.project_id, self.rng, self.now = project_id, rng, now
+        self.events: list[dict] = []
+        self.variants: list[dict] = []
+        self.submissions: list[dict] = []
+
+    def churn_time(self) -> dt.datetime:
+        # Twelve months back; churn grows with the customer base, the last month ~1.6x the first
+        # (a density rising linearly over the year, drawn by rejection).
+        while True:
+            days_in = self.rng.random() * 365
+            if self.rng.random() * 1.6 <= 1 + 0.6 * days_in / 365:
+                return self.now - dt.timedelta(days=365 - days_in)
+
+    def add_event(self, n: int) -> None:
+        rng = self.rng
+        churned_at = self.churn_time()
+        currency = pick(rng, CURRENCIES)
+        plan, price, _ = rng.choices(PLANS, [p[2] for p in PLANS])[0]
+        mrr = price * rng.choice((1, 1, 1, 2, 3)) if plan != "enterprise" else price + 1000 * rng.randrange(20)
+        reason = pick(rng, REASONS)
+        source = pick(rng, SOURCES)
+        if reason == "payment_failed" and source == "widget":  # nobody clicks "cancel" on a failed card
+            source = "stripe"
+        name = rng.choice(FIRST_NAMES)
+        row = {"id": event_id(rng, "ce"), "project": self.project_id, "customer_email": f"customer{n}@example.com",
+               "customer_name": f"{name} Customer{n}", "customer_id": f"cus_demo{n}", "plan": plan,
+               "mrr_cents": mrr, "currency": currency, "cancel_reason": reason, "source": source,
+               "status": "new", "churned_at": churned_at, "recovered_at": None, "recovered_mrr_cents": None,
+               "recovered_by_variant_id": None, "saved": False, "metadata": "{}", "created_at": churned_at,
+               "updated_at": churned_at}
+        if source == "widget" and self.widget(row):
+            self.events.append(row)
+            return
+        if reason == "payment_failed" and rng.random() < 0.35:  # the card is fixed: dunning, no email
+            self.recover(row, None, rng.expovariate(1 / 4))
+        elif rng.random() < 0.7:
+            self.emails(row)
+        elif rng.random() < 0.05:
+            self.recover(row, None, rng.expovariate(1 / 20))  # came back on their own
+        if row["status"] in OPEN_STATUSES and churned_at < self.now - dt.timedelta(days=LOST_AFTER_DAYS):
+            row["status"] = "lost"
+        self.events.append(row)
+
+    def widget(self, row: dict) -> bool:
+        """The cancel flow: an offer shown, accepted by about a quarter. True when saved."""
+        accepted = self.rng.random() < 0.25
+        self.submissions.append({"project": self.project_id, "churn_event": row["id"],
+                                 "customer_email": row["customer_email"], "reason": row["cancel_reason"] or "other",
+                                 "offer_shown": '{"type":"discount","percent_off":20,"months":3}',
+                                 "offer_accepted": accepted, "created_at": row["churned_at"]})
+        if accepted:
+            row.update(status="saved", saved=True)
+        return accepted
+
+    def emails(self, row: dict) -> None:
+        rng = self.rng
+        generated_at = row["churned_at"] + dt.timedelta(minutes=rng.randrange(5, 600))
+        if generated_at >= self.now:
+            return
+        drafts = []
+        for strategy in STRATEGIES:
+            for tone in TONES:
+                drafts.append({"id": event_id(rng, "var"), "project": self.project_id, "churn_event": row["id"],
+                               "strategy": strategy, "tone": tone, "subject": f"{strategy} / {tone}",
+                               "body_text": "Demo email", "body_html": "<p>Demo email</p>", "status": "draft",
+                               "generator": "template", "sent_at": None, "message_id": None, "created_at": generated_at,
+                               "updated_at": generated_at})
+        self.variants.extend(drafts)
+        row["status"] = "variants_ready"
+        sent_at = generated_at
+        for attempt in range(1 if rng.random() < 0.7 else 2):
+            sent_at += dt.timedelta(hours=rng.randrange(1, 24 * 7 * (attempt + 1)))
+            if sent_at >= self.now:
+                return
+            variant = rng.choice(drafts)
+            if variant["status"] == "sent":
+                return
+            variant.update(status="sent", sent_at=sent_at, updated_at=sent_at,
+                           message_id=f"<{variant['id']}@demo.windback>")
+            row["status"] = "contacted"
+            pull = STRATEGY_PULL[variant["strategy"]] * TONE_PULL[variant["tone"]]
+            if rng.random() < pull:
+                delay = (sent_at - row["churned_at"]).total_seconds() / 86400 + rng.expovariate(1 / 6)
+                self.recover(row, variant["id"], delay)
+                return
+
+    def recover(self, row: dict, variant_id: str | None, after_days: float) -> None:
+        recovered_at = row["churned_at"] + dt.timedelta(days=after_days)
+        if recovered_at >= self.now:
+            return
+        amount = row["mrr_cents"] if self.rng.random() < 0.8 else row["mrr_cents"] * 8 // 10  # some downgrade
+        row.update(status="recovered", recovered_at=recovered_at, recovered_mrr_cents=amount,
+                   recovered_by_variant_id=variant_id, updated_at=recovered_at)
+
+
+def ensure_owner(email: str, password: str | None, bcrypt_rounds: int) -> tuple[str, str | None]:
+    """The demo user's id, and its password if this run created it."""
+    user = users.user_by_email(email)
+    if user is not None:
+        return user.id, None
+    password = password or secrets.token_urlsafe(12)
+    user = users.create_user(email, "Demo Owner", hash_password_sync(password, bcrypt_rounds))
+    return user.id, password
+
+
+def insert_rows(model, rows: list[dict]) -> None:
+    """Multi-row INSERTs inside the caller's transaction, each under SQLite's 32,766 parameters."""
+    batch = max(1, 30000 // max(1, len(rows[0]) if rows else 1))
+    for start in range(0, len(rows), batch):
+        model.insert_many(rows[start:start + batch]).execute()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Seed a demo project with twelve months of churn data")
+    parser.add_argument("--events", type=int, default=1500, help="churn events to create (default 1500)")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (same seed, same data)")
+    parser.add_argument("--slug", default="demo")
+    parser.add_argument("--email", default="demo@windback.local", help="the demo project's owner")
+    parser.add_argument("--password", help="the owner's password if the user is created (default: random)")
+    parser.add_argument("--now", help="ISO date the twelve months end at (default: now)")
+    parser.add_argument("--reset", action="store_true", help="replace the project's events if it has some")
+    args = parser.parse_args(argv)
+    if args.events < 0:
+        parser.error("--events must be 0 or more")
+    settings = _common.open_store()
+    now = dt.datetime.fromisoformat(args.now) if args.now else utcnow()
+    with unit_of_work():
+        user_id, password = ensure_owner(args.email, args.password, settings.bcrypt_rounds)
+        project = projects.project_by_slug(args.slug)
+        secret_key = None
+        if project is None:
+            project, secret_key = projects.create_project(user_id, "Demo SaaS", args.slug)
+        existing = ChurnEvent.select().where(ChurnEvent.project == project.id).count()
+        if existing and not args.reset:
+            print(f"project {args.slug!r} already has {existing} churn events; use --reset to seed it again")
+            print_access(settings, args, password, secret_key)
+            return 0
+        if existing:
+            with transaction():
+                ChurnEvent.delete().where(ChurnEvent.project == project.id).execute()  # cascades
+        if is_sqlite():
+            # Random ids land all over the indexes: a bigger page cache keeps them in memory.
+            database.obj.execute_sql("PRAGMA cache_size = -262144")
+        started = time.perf_counter()
+        builder = DemoBuilder(project.id, random.Random(args.seed), now)
+        for n in range(args.events):
+            builder.add_event(n)
+        with transaction():  # all or nothing
+            insert_rows(ChurnEvent, builder.events)
+            insert_rows(Variant, builder.variants)
+            insert_rows(CancelFlowSubmission, builder.submissions)
+            Project.update(updated_at=utcnow()).where(Project.id == project.id).execute()
+    if not is_sqlite():
+        # Fresh planner statistics and visibility map now, rather than whenever autovacuum gets to
+        # the new rows (until then PostgreSQL plans for an empty table).
+        with unit_of_work():
+            for table in ("churn_events", "variants", "cancel_flow_submissions"):
+                database.obj.execute_sql(f"VACUUM ANALYZE {table}")
+    sent = sum(1 for v in builder.variants if v["status"] == "sent")
+    print(f"seeded {len(builder.events)} churn events, {len(builder.variants)} variants ({sent} sent) and "
+          f"{len(builder.submissions)} cancel-flow answers into {args.slug!r} in "
+          f"{time.perf_counter() - started:.1f} s")
+    print_access(settings, args, password, secret_key)
+    return 0
+
+
+def print_access(settings, args, password: str | None, secret_key: str | None) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"  sign in:     {args.email}" + (f" / {password}" if password else " (existing user, password unchanged)"))
+    if secret_key:
+        print(f"  secret key:  {secret_key}   (shown once; rotate with scripts/rotate_keys.py {args.slug})")
+    print(f"  try:         curl -H 'X-API-Key: <secret key>' {base}/api/v1/projects/{args.slug}/stats")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
