@@ -8,6 +8,13 @@ import { moneyMap, moneyText, money, percent, reasonLabel, monthLabel, STRATEGIE
 const SERIES = [{ name: "Churned MRR", cls: "churned" }, { name: "Recovered MRR", cls: "recovered" }];
 const WINDOWS = ["7", "30", "60", "90"];
 
+/** One line per currency, the largest first (amounts are never added across currencies). */
+function moneyLines(value) {
+  const entries = Object.entries(moneyMap(value)).sort((a, b) => b[1] - a[1]);
+  if (entries.length <= 1) return moneyText(value);
+  return entries.map(([cur, cents]) => h("span", { class: "block" }, money(cents, cur)));
+}
+
 function statCard(label, value, note, key) {
   return h("div", { class: "card stat", dataset: { stat: key } },
     h("span", { class: "stat-label" }, label),
@@ -30,8 +37,8 @@ function statsCards(stats) {
   return h("div", { class: "stats-grid" },
     statCard("Churn events", String(stats.churn_events ?? 0), `${stats.open ?? 0} open`, "churn_events"),
     statCard("Recovered", String(stats.recovered ?? 0), `${percent(stats.recovery_rate)} recovery rate`, "recovered"),
-    statCard("MRR churned", moneyText(stats.mrr_churned_cents), "every event in range", "mrr_churned"),
-    statCard("MRR recovered", moneyText(stats.mrr_recovered_cents), null, "mrr_recovered"),
+    statCard("MRR churned", moneyLines(stats.mrr_churned_cents), "every event in range", "mrr_churned"),
+    statCard("MRR recovered", moneyLines(stats.mrr_recovered_cents), null, "mrr_recovered"),
     statCard("Emails sent", String(stats.emails_sent ?? 0), null, "emails_sent"),
     statCard("Saved by the cancel flow", String(stats.saved ?? 0), `${percent(stats.save_rate)} save rate`, "saved"),
     statCard("Lost", String(stats.lost ?? 0), null, "lost"));
