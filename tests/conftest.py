@@ -222,6 +222,7 @@ class LiveServer:
     """`python server.py` in a process of its own, on a free loopback port."""
 
     def __init__(self, env: dict, args: tuple = (), log_path: str | None = None):
+        self.port_given = bool(env.get("WINDBACK_PORT"))
         self.port = int(env.get("WINDBACK_PORT") or free_port())
         self.env = {**os.environ, **env, "WINDBACK_PORT": str(self.port), "WINDBACK_HOST": "127.0.0.1"}
         self.args = args
@@ -239,6 +240,12 @@ class LiveServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if not self.port_given and "Address already in use" in self.read_log()[-500:]:
+                    # Another process took the free port between free_port() and bind: take another.
+                    self._log.close()
+                    self.port = free_port()
+                    self.env["WINDBACK_PORT"] = str(self.port)
+                    return self.start(timeout)
                 raise RuntimeError(f"server exited with {self.process.returncode}: {self.read_log()[-3000:]}")
             try:
                 with urllib.request.urlopen(self.url + "/health", timeout=1) as response:
