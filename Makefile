@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres install migrate clean seed demo
+.PHONY: run test test-sqlite test-postgres install migrate bench clean seed demo
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test-sqlite: install
 
 test-postgres: install
 	WINDBACK_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -q tests
+
+# Throughput against bare Tornado (needs wrk); see docs/BENCHMARKS.md.
+bench: install
+	PYTHON=$(PY) bench/run.sh
 
 clean:
 	rm -rf $(VENV) *.egg-info windback.db windback.db-* outbox

@@ -22,6 +22,7 @@ from handlers.base import NotFoundHandler, log_request
 from handlers.ratelimit import RateLimiter
 from services.context import Context
 from services.mailer import make_mailer
+from services.webhooks.intake import resume_unapplied
 from services.writers import make_writer
 from store import churn_events, idempotency, users
 from store.db import close_database, init_database, run_db, start_executor, stop_executor, unit_of_work
@@ -65,6 +66,7 @@ def start_background_tasks(ctx: Context) -> list[tornado.ioloop.PeriodicCallback
         try:
             await run_db(churn_events.sweep_lost)
             await run_db(idempotency.purge_expired)
+            await resume_unapplied(ctx)  # webhook events stored but never applied (e.g. a restart)
         except Exception:
             log.exception("housekeeping failed")
 

@@ -7,6 +7,7 @@ with `loop.call_soon_threadsafe`. No thread waits while the actor works.
 from __future__ import annotations
 
 import asyncio
+import queue
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,23 +37,113 @@ def _set_exception(future: asyncio.Future, error: BaseException) -> None:
         future.set_exception(error)
 
 
+def _settle_all(settled: list) -> None:
+    for future, result, error in settled:
+        if error is not None:
+            _set_exception(future, error)
+        else:
+            _set_result(future, result)
+
+
+class ActorRestarted(Exception):
+    """A call that was still queued when its actor crashed; it never ran, so the registry sends
+    it again to the fresh actor."""
+
+
 class BridgedActorMixin:
     """`on_receive` for `Call` messages. Expected errors (`ApiError`) go back to the caller and
     the actor lives on; anything else goes back too and then crashes the actor, so the registry
-    starts a fresh one for the next message (state lives in the store, not here)."""
+    starts a fresh one for the next message (state lives in the store, not here).
+
+    Group commit: calls already waiting in the inbox when the actor takes one are applied
+    together, in order, in one database transaction; each command's own `transaction()` becomes
+    a savepoint inside it, so an `ApiError` raised inside it undoes that command only. Replies go
+    out only after the batch committed, so an answered change is durable. A crash undoes the
+    whole batch; the other calls of the batch are then sent again to the fresh actor
+    (`ActorRestarted`).
+    """
+
+    max_batch = 64
 
     def on_receive(self, message: Any) -> Any:
         if not isinstance(message, Call):
             return None
+        batch = [message]
+        inbox = self.actor_inbox
+        while len(batch) < self.max_batch:
+            try:
+                envelope = inbox.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(envelope.message, Call) and envelope.reply_to is None:
+                batch.append(envelope.message)
+            else:  # e.g. a stop request: handled after this batch, in its turn
+                inbox.put(envelope)
+                break
+        if len(batch) == 1:
+            self._apply_one(message)
+        else:
+            self._apply_batch(batch)
+        return None
+
+    def _apply_one(self, message: Call) -> None:
         from handlers.errors import ApiError
 
         try:
             result = getattr(self, message.method)(*message.args, **message.kwargs)
         except ApiError as error:
             message.fail(error)
-            return None
+            return
         except BaseException as error:
             message.fail(error)
             raise
         message.resolve(result)
-        return None
+
+    def _apply_batch(self, batch: list[Call]) -> None:
+        from handlers.errors import ApiError
+        from store.db import unit_of_work
+
+        outcomes = []
+        current = batch[0]
+        try:
+            with unit_of_work() as db, db.atomic():
+                for current in batch:
+                    # Each command's own `transaction()` is now a savepoint: an error raised inside
+                    # it undoes that command only, and what it wrote before raising after its
+                    # transaction is kept, exactly as when it runs alone.
+                    try:
+                        outcomes.append((current, getattr(self, current.method)(*current.args, **current.kwargs), None))
+                    except ApiError as error:
+                        outcomes.append((current, None, error))
+        except BaseException as error:
+            current.fail(error)
+            for other in batch:
+                if other is not current:
+                    other.fail(ActorRestarted())  # undone with the batch: run it again
+            raise
+        # One wake-up of each event loop for the whole batch, not one per call.
+        by_loop: dict = {}
+        for call, result, error in outcomes:
+            by_loop.setdefault(call.loop, []).append((call.future, result, error))
+        for loop, settled in by_loop.items():
+            loop.call_soon_threadsafe(_settle_all, settled)
+
+    def on_failure(self, exception_type, exception_value, traceback) -> None:
+        # Pykka drops `tell` messages still queued behind the one that crashed: hand each back
+        # to its caller instead of leaving it to time out.
+        inbox = getattr(self, "actor_inbox", None)
+        while inbox is not None and not inbox.empty():
+            envelope = inbox.get()
+            message = getattr(envelope, "message", None)
+            if isinstance(message, Call):
+                message.fail(ActorRestarted())
+        close_thread_connection()
+
+
+def close_thread_connection() -> None:
+    """Close this actor thread's database connection (SQLite keeps one per thread)."""
+    from store.db import database
+
+    db = database.obj
+    if db is not None and not db.is_closed() and not hasattr(db, "close_all"):
+        db.close()

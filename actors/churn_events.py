@@ -1,24 +1,40 @@
 """Churn-event commands of the project actor: where a churn event changes state."""
 from __future__ import annotations
 
+import datetime as dt
+import time
+
 from store import churn_events as store
 from store.db import unit_of_work
+from store.models import Project
+from store.projects import project_settings
+
+CUTOFF_TTL = 5.0  # seconds a project's lost_after_days is reused between commands
 
 
 class ChurnEventCommands:
     project_id: str
 
+    def lost_cutoff(self) -> dt.datetime:
+        """The `lost` cutoff for answers, without reading the project row for every command."""
+        cached = getattr(self, "_lost_after_days", None)
+        now = time.monotonic()
+        if cached is None or now - cached[1] > CUTOFF_TTL:
+            days = int(project_settings(Project.get_by_id(self.project_id))["lost_after_days"])
+            cached = self._lost_after_days = (days, now)
+        return store.lost_cutoff(cached[0])
+
     def create_churn_event(self, fields: dict) -> tuple[dict, bool]:
         with unit_of_work():
             event, created = store.record_churn(self.project_id, fields)
-            return store.event_json(self.project_id, event), created
+            return store.churn_json(event, self.lost_cutoff()), created
 
     def mark_recovered(self, event_id: str, recovered_mrr_cents: int | None) -> dict:
         with unit_of_work():
             event = store.mark_recovered(self.project_id, event_id, recovered_mrr_cents)
-            return store.event_json(self.project_id, event)
+            return store.churn_json(event, self.lost_cutoff())
 
     def update_cancel_reason(self, event_id: str, reason: str, detail: str | None, detail_given: bool) -> dict:
         with unit_of_work():
             event = store.update_cancel_reason(self.project_id, event_id, reason, detail, detail_given)
-            return store.event_json(self.project_id, event)
+            return store.churn_json(event, self.lost_cutoff())

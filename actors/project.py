@@ -7,24 +7,21 @@ from __future__ import annotations
 
 import pykka
 
-from actors.bridge import BridgedActorMixin
+from actors.bridge import BridgedActorMixin, close_thread_connection
 from actors.cancel_flow import CancelFlowCommands
 from actors.churn_events import ChurnEventCommands
 from actors.variants import VariantCommands
+from actors.webhooks import WebhookCommands
 
 
-class ProjectActor(BridgedActorMixin, ChurnEventCommands, VariantCommands, CancelFlowCommands,
+class ProjectActor(BridgedActorMixin, ChurnEventCommands, VariantCommands, CancelFlowCommands, WebhookCommands,
                    pykka.ThreadingActor):
     def __init__(self, project_id: str):
         super().__init__()
         self.project_id = project_id
 
     def on_stop(self) -> None:
-        from store.db import database
-
-        db = database.obj
-        if db is not None and not db.is_closed() and not hasattr(db, "close_all"):
-            db.close()  # this thread's SQLite connection
+        close_thread_connection()
 
 
 def start_project_actor(project_id: str) -> pykka.ActorRef:

@@ -15,7 +15,7 @@ from typing import Callable
 
 import pykka
 
-from actors.bridge import Call
+from actors.bridge import ActorRestarted, Call
 from handlers.errors import ApiError
 
 log = logging.getLogger("windback.actors")
@@ -50,19 +50,41 @@ class ProjectActors:
 
     async def call(self, project_id: str, method: str, *args, **kwargs):
         loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        message = Call(method, args, kwargs, loop, future)
-        try:
-            self._ref(project_id).tell(message)
-        except pykka.ActorDeadError:
-            self._ref(project_id, replace=True).tell(message)
-        try:
-            result = await asyncio.wait_for(future, self._timeout)
-        except asyncio.TimeoutError:
-            raise ApiError(504, "TIMEOUT", "The project's work queue did not answer in time") from None
+        deadline = loop.time() + self._timeout
+        for attempt in range(3):
+            future = loop.create_future()
+            message = Call(method, args, kwargs, loop, future)
+            ref = self._ref(project_id)
+            try:
+                ref.tell(message)
+            except pykka.ActorDeadError:
+                ref = self._ref(project_id)  # that one had died: this starts a fresh one
+                ref.tell(message)
+            # A timer on the future itself: cheaper than asyncio.wait_for, which wraps it in a task.
+            timer = loop.call_at(deadline, _expire, future)
+            try:
+                result = await future
+            except ActorRestarted:
+                continue  # queued behind a crash, never ran: send it to the fresh actor
+            except ApiError:
+                raise
+            except Exception:
+                self._forget(project_id, ref)  # that actor is crashing; the next call starts a fresh one
+                raise
+            finally:
+                timer.cancel()
+            break
+        else:
+            raise ApiError(503, "UNAVAILABLE", "The project's work queue is restarting; retry")
         if self._on_change is not None:
             self._on_change(project_id)
         return result
+
+    def _forget(self, project_id: str, ref: pykka.ActorRef) -> None:
+        with self._lock:
+            entry = self._actors.get(project_id)
+            if entry is not None and entry[0] is ref:
+                del self._actors[project_id]
 
     def running(self) -> int:
         with self._lock:
@@ -88,6 +110,11 @@ class ProjectActors:
                 ref.stop(block=True, timeout=timeout)
             except (pykka.Timeout, pykka.ActorDeadError):
                 pass
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(ApiError(504, "TIMEOUT", "The project's work queue did not answer in time"))
 
 
 class AsyncActorProxy:

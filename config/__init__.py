@@ -207,6 +207,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["actor_timeout"] = _float("WINDBACK_ACTOR_TIMEOUT", v, 0.1)
     if (v := get("WINDBACK_ACTOR_IDLE_SECONDS")) is not None:
         values["actor_idle_seconds"] = _float("WINDBACK_ACTOR_IDLE_SECONDS", v, 1)
+    if (v := get("WINDBACK_DB_WORKERS")) is not None:
+        values["db_workers"] = _int("WINDBACK_DB_WORKERS", v, 1, 256)
     if (v := get("WINDBACK_JWT_TTL_SECONDS")) is not None:
         values["jwt_ttl_seconds"] = _int("WINDBACK_JWT_TTL_SECONDS", v, 60, 90 * 24 * 3600)
 

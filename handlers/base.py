@@ -6,6 +6,7 @@ input schemas; its methods parse, call the project actor or the store, and `awai
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -74,7 +75,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def initialize(self, **kwargs) -> None:
         self._started = time.perf_counter()
-        self._rate_headers_set = False
+        self._rate_headers: dict[str, str] | None = None  # kept: an error answer clears headers
         self._idempotency = None  # (scope, key) while this request holds an Idempotency-Key
         self._counted = True
         self.ctx.in_flight += 1
@@ -89,8 +90,9 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Content-Type-Options", "nosniff")
-        given = self.request.headers.get("X-Request-Id", "")
-        self.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        if getattr(self, "request_id", None) is None:  # also called again by clear() on errors
+            given = self.request.headers.get("X-Request-Id", "")
+            self.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         self.set_header("X-Request-Id", self.request_id)
 
     def compute_etag(self):
@@ -140,10 +142,17 @@ class BaseHandler(tornado.web.RequestHandler):
             api_error = ApiError(status_code, STATUS_CODES[status_code], _http_message(status_code, error))
         else:
             api_error = ApiError(500, "INTERNAL_ERROR", "Something went wrong on our side; it has been logged")
+        if self.ctx.limiter.enabled:
+            # send_error() cleared the headers: put back those of the bucket this request used
+            # (or show the client IP's bucket when it failed before one was chosen).
+            headers = self._rate_headers or self.ctx.limiter.peek("general", "ip:" + self.client_ip).headers()
+            self._set_rate_headers(headers)
         for name, value in api_error.headers.items():
             self.set_header(name, value)
-        if not self._rate_headers_set and self.ctx.limiter.enabled:
-            self._set_rate_headers(self.ctx.limiter.peek("general", "ip:" + self.client_ip).headers())
+        if api_error.status == 405:
+            allowed = [m for m in self.rules if m in self.SUPPORTED_METHODS]
+            if allowed:
+                self.set_header("Allow", ", ".join(allowed))
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_status(api_error.status)
         self.finish(json.dumps(api_error.envelope(), separators=(",", ":")))
@@ -173,8 +182,15 @@ class BaseHandler(tornado.web.RequestHandler):
     def is_https(self) -> bool:
         if self.request.protocol == "https":
             return True
-        return (self.request.remote_ip in self.ctx.settings.trusted_proxies
-                and self.request.headers.get("X-Forwarded-Proto", "").lower() == "https")
+        if self.request.remote_ip not in self.ctx.settings.trusted_proxies:
+            return False  # X-Forwarded-Proto from anyone else is not believed
+        # A chain of proxies may list several; the first is what the client spoke.
+        forwarded = self.request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        return forwarded == "https"
+
+    def require_https(self) -> None:
+        if self.ctx.settings.require_https and not self.is_https() and self.request.path != "/health":
+            raise forbidden("HTTPS is required")
 
     def json_body(self):
         """The parsed JSON body: any JSON value; see `parse_body` for objects with a schema."""
@@ -204,9 +220,7 @@ class BaseHandler(tornado.web.RequestHandler):
         return schema.validate(args, from_query=True)
 
     async def prepare(self) -> None:
-        settings = self.ctx.settings
-        if settings.require_https and not self.is_https() and self.request.path != "/health":
-            raise forbidden("HTTPS is required")
+        self.require_https()
         rule = self.rules.get(self.request.method)
         if rule is None:
             raise ApiError(405, "METHOD_NOT_ALLOWED", f"{self.request.method} is not allowed here")
@@ -258,10 +272,12 @@ class BaseHandler(tornado.web.RequestHandler):
         key_hash = sha256_hex(api_key)
         owner = self.ctx.keys.get(key_hash)
         if owner is None:
-            project = await run_db(projects.project_for_secret_key, api_key)
-            if project is None:
+            found = await run_db(projects.secret_key_owner, api_key)
+            if found is None:
                 return None
-            owner = KeyOwner(project.id, project.slug, project.plan)
+            project, expires_at = found
+            expires = expires_at.replace(tzinfo=dt.timezone.utc).timestamp() if expires_at else None
+            owner = KeyOwner(project.id, project.slug, project.plan, expires)
             self.ctx.keys.put(key_hash, owner)
         return owner
 
@@ -270,9 +286,12 @@ class BaseHandler(tornado.web.RequestHandler):
         if self.key_owner is not None:
             if self.key_owner.slug != slug:
                 raise not_found("Project")
-            self.project = await run_db(projects.project_by_slug, slug)
+            self.project = self.ctx.projects.get(self.key_owner.project_id)
             if self.project is None:
-                raise not_found("Project")
+                self.project = await run_db(projects.project_by_slug, slug)
+                if self.project is None:
+                    raise not_found("Project")
+                self.ctx.projects.put(self.project)
             return
         found = await run_db(projects.membership, slug, self.user_id)
         if found is None:
@@ -307,15 +326,23 @@ class BaseHandler(tornado.web.RequestHandler):
     def _set_rate_headers(self, headers: dict[str, str]) -> None:
         for name, value in headers.items():
             self.set_header(name, value)
-        self._rate_headers_set = True
+        self._rate_headers = headers
 
     # --- idempotency ----------------------------------------------------------------------
 
     async def claim_idempotency_key(self) -> None:
-        key = self.request.headers["Idempotency-Key"][:255]
+        given = self.request.headers["Idempotency-Key"]
+        if len(given) > 255:
+            raise ApiError(400, "VALIDATION_ERROR", "Idempotency-Key must be at most 255 characters",
+                           [{"field": "Idempotency-Key", "message": "must be at most 255 characters"}])
         scope = f"project:{self.key_owner.project_id}" if self.key_owner else f"user:{self.user_id}"
+        # Scoped to the credential, method and path (SPEC 3): the same key on another endpoint
+        # is another record.
+        key = hashlib.sha256(f"{self.request.method} {self.request.path} {given}".encode()).hexdigest()
         body_hash = hashlib.sha256(self.request.body or b"").hexdigest()
-        outcome = await run_db(idempotency.claim, scope, key, self.request.method, self.request.path, body_hash)
+        # The stored path is masked: a path may carry a secret (an invitation token).
+        outcome = await run_db(idempotency.claim, scope, key, self.request.method,
+                               mask_key_in_text(self.request.path), body_hash)
         if outcome.kind == "claimed":
             self._idempotency = (scope, key)
         elif outcome.kind == "replay":
@@ -332,6 +359,7 @@ class NotFoundHandler(BaseHandler):
     rules = {m: PUBLIC for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
 
     async def prepare(self) -> None:
+        self.require_https()
         self.apply_rate_limit("ip:" + self.client_ip)
         raise ApiError(404, "NOT_FOUND", f"No route for {self.request.method} {self.request.path}")
 

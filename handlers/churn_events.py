@@ -57,7 +57,8 @@ class ChurnEventsHandler(BaseHandler):
         query = self.parse_query(LIST)
         filters = {name: query[name] for name in FILTERS if name in query}
         rows, total = await run_db(churn_events.list_events, self.project.id, filters, query["sort"],
-                                   query["order"], self.offset(query), query["per_page"])
+                                   query["order"], self.offset(query), query["per_page"],
+                                   churn_events.cutoff_for(self.project))
         await self.reply(rows, meta=self.page_meta(query, total))
 
     async def post(self, slug):
@@ -71,8 +72,8 @@ class ChurnEventHandler(BaseHandler):
     rules = {"GET": PROJECT_MEMBER}
 
     async def get(self, slug, event_id):
-        event = await run_db(lambda: churn_events.event_json(
-            self.project.id, churn_events.get_event(self.project.id, event_id)))
+        cutoff = churn_events.cutoff_for(self.project)
+        event = await run_db(lambda: churn_events.churn_json(churn_events.get_event(self.project.id, event_id), cutoff))
         await self.reply(event)
 
 

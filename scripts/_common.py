@@ -12,11 +12,17 @@ from store.migrations import migrate_database  # noqa: E402
 
 
 def open_store() -> Settings:
-    try:
-        settings = load_settings()
-    except ConfigError as error:
-        sys.exit(f"configuration error: {error}")
+    settings = read_settings()
     init_database(settings.database_url)
     with unit_of_work():
         migrate_database()
     return settings
+
+
+def read_settings() -> Settings:
+    """The settings, or exit 2 with the problem (as the server does)."""
+    try:
+        return load_settings()
+    except ConfigError as error:
+        print(f"windback: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,5 +1,8 @@
-"""Create a user from the command line: create_user.py EMAIL [--name NAME] (password asked, or
-from the WINDBACK_NEW_PASSWORD-free prompt on stdin)."""
+"""Create a user from the command line.
+
+    create_user.py EMAIL [--name NAME]                 (asks for the password)
+    echo 'a password' | create_user.py EMAIL --password-stdin
+"""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +11,7 @@ import sys
 
 import _common
 
+from handlers.validation import _EMAIL
 from services.security import hash_password_sync
 from store import users
 from store.db import unit_of_work
@@ -22,13 +26,16 @@ def main(argv=None) -> int:
     settings = _common.open_store()
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
     if len(password) < 8 or len(password.encode()) > 72:
-        print("password must be 8 characters to 72 bytes")
+        print("create_user: the password must be 8 characters to 72 bytes", file=sys.stderr)
+        return 2
+    if not _EMAIL.match(args.email):
+        print(f"create_user: {args.email!r} is not an email address", file=sys.stderr)
         return 2
     with unit_of_work():
         try:
             user = users.create_user(args.email, args.name, hash_password_sync(password, settings.bcrypt_rounds))
         except users.EmailTaken:
-            print(f"a user with email {args.email} already exists")
+            print(f"create_user: a user with email {args.email} already exists", file=sys.stderr)
             return 1
     print(f"created user {user.id} <{user.email}>")
     return 0

@@ -1,19 +1,14 @@
 """Bring the database of WINDBACK_DATABASE_URL up to the current schema."""
 from __future__ import annotations
 
-import _common  # noqa: F401  (sets sys.path)
+import _common
 
-from config import ConfigError, load_settings
 from store.db import init_database, unit_of_work
 from store.migrations import available, migrate_database
 
 
 def main() -> int:
-    try:
-        settings = load_settings()
-    except ConfigError as error:
-        print(f"configuration error: {error}")
-        return 2
+    settings = _common.read_settings()
     init_database(settings.database_url)
     with unit_of_work():
         applied = migrate_database()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,10 @@ class KeyOwner:
     project_id: str
     slug: str
     plan: str
+    expires_at: float | None = None  # Unix time a rotated key stops working; None: current key
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.expires_at is not None and (now or time.time()) >= self.expires_at
 
 
 class KeyCache:
@@ -32,7 +37,11 @@ class KeyCache:
 
     def get(self, key_hash: str) -> KeyOwner | None:
         with self._lock:
-            return self._cache.get(key_hash)
+            owner = self._cache.get(key_hash)
+            if owner is not None and owner.expired():
+                del self._cache[key_hash]  # a rotated key's grace ended: never serve it from here
+                return None
+            return owner
 
     def put(self, key_hash: str, owner: KeyOwner) -> None:
         with self._lock:
@@ -43,6 +52,29 @@ class KeyCache:
             self._cache.clear()
 
 
+class ProjectCache:
+    """Project id -> its `store.models.Project` row for a few seconds, so a request with a secret
+    key finds its project (settings included) without a database round trip. Handlers that change
+    a project call `ctx.project_changed`, which forgets it at once in this process; other processes
+    see the change within `ttl` seconds (docs/configuration.md)."""
+
+    def __init__(self, ttl: float = 5.0, maxsize: int = 10_000):
+        self._cache: cachetools.TTLCache = cachetools.TTLCache(maxsize=maxsize, ttl=ttl)
+        self._lock = threading.Lock()
+
+    def get(self, project_id: str):
+        with self._lock:
+            return self._cache.get(project_id)
+
+    def put(self, project) -> None:
+        with self._lock:
+            self._cache[project.id] = project
+
+    def forget(self, project_id: str) -> None:
+        with self._lock:
+            self._cache.pop(project_id, None)
+
+
 @dataclass
 class Context:
     settings: Settings
@@ -51,6 +83,7 @@ class Context:
     actors: ProjectActors
     limiter: RateLimiter
     keys: KeyCache = field(default_factory=KeyCache)
+    projects: ProjectCache = field(default_factory=ProjectCache)
     extras: dict = field(default_factory=dict)  # feature services (writers, caches) by name
     # Called with a project id after any write to that project (caches forget it).
     change_listeners: list = field(default_factory=list)
@@ -58,5 +91,7 @@ class Context:
     writer: Any = None  # services.writers.VariantWriter: template, or OpenAI with template fallback
 
     def project_changed(self, project_id: str) -> None:
+        """Call after changing a project's own row (name, settings, keys, plan)."""
+        self.projects.forget(project_id)
         for listener in self.change_listeners:
             listener(project_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import threading
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
@@ -81,9 +82,23 @@ def unit_of_work():
     yield db
 
 
+# SQLite lets one writer in at a time; a second thread of this process that finds the lock taken
+# sleeps in SQLite's busy handler (1, 2, 5 ... 100 ms steps), so two writers of one process
+# (a group committer and an actor) stalled each other for tens of milliseconds. They queue here
+# instead and are woken the moment the other commits. Other processes still meet busy_timeout.
+_sqlite_writer = threading.RLock()
+
+
+@contextlib.contextmanager
 def transaction():
-    """A write transaction (IMMEDIATE on SQLite), inside a unit of work."""
-    return database.obj.atomic()
+    """A write transaction (IMMEDIATE on SQLite), inside a unit of work; nested: a savepoint."""
+    db = database.obj
+    if isinstance(db, peewee.SqliteDatabase) and db.transaction_depth() == 0:
+        with _sqlite_writer, db.atomic():
+            yield db
+        return
+    with db.atomic():
+        yield db
 
 
 def db_work(fn):

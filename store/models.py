@@ -133,16 +133,18 @@ class ChurnEvent(BaseModel):
 
     class Meta:
         table_name = "churn_events"
+        # Every list filter and sort, within a project. A sort column carries the id too, so a
+        # page in (column, id) order is read straight off the index, never sorted.
         indexes = (
-            (("project", "created_at"), False),
-            (("project", "updated_at"), False),
-            (("project", "churned_at"), False),
-            (("project", "recovered_at"), False),
-            (("project", "mrr_cents"), False),
-            (("project", "status"), False),
+            (("project", "created_at", "id"), False),
+            (("project", "updated_at", "id"), False),
+            (("project", "churned_at", "id"), False),
+            (("project", "recovered_at", "id"), False),
+            (("project", "mrr_cents", "id"), False),
+            (("project", "status", "id"), False),
+            (("project", "customer_email", "id"), False),
             (("project", "source"), False),
             (("project", "cancel_reason"), False),
-            (("project", "customer_email"), False),
             (("project", "customer_id"), False),
         )
 

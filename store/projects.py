@@ -70,7 +70,7 @@ def project_by_slug(slug: str) -> Project | None:
     return Project.get_or_none(Project.slug == slug)
 
 
-def _live_key(kind: str, lookup: str) -> Project | None:
+def _live_key(kind: str, lookup: str) -> ProjectKey | None:
     now = utcnow()
     key = (ProjectKey.select(ProjectKey, Project).join(Project)
            .where((ProjectKey.lookup == lookup) & (ProjectKey.kind == kind)
@@ -78,15 +78,23 @@ def _live_key(kind: str, lookup: str) -> Project | None:
            .first())
     if key is None or not constant_time_equal(key.lookup, lookup):
         return None
-    return key.project
+    return key
 
 
 def project_for_secret_key(secret_key: str) -> Project | None:
-    return _live_key("secret", sha256_hex(secret_key))
+    key = _live_key("secret", sha256_hex(secret_key))
+    return key.project if key else None
+
+
+def secret_key_owner(secret_key: str) -> tuple[Project, dt.datetime | None] | None:
+    """The project of a live secret key and when that key stops working (None: never)."""
+    key = _live_key("secret", sha256_hex(secret_key))
+    return (key.project, key.expires_at) if key else None
 
 
 def project_for_public_key(public_key: str) -> Project | None:
-    return _live_key("public", public_key)
+    key = _live_key("public", public_key)
+    return key.project if key else None
 
 
 def membership(slug: str, user_id: str) -> tuple[Project, str] | None:

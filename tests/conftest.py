@@ -83,15 +83,19 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture
-def test_env(tmp_path):
-    """The WINDBACK_* variables a test server runs with; tests may change them before `ctx`."""
-    return {
+def test_env(tmp_path, request):
+    """The WINDBACK_* variables a test server runs with. A test changes them with
+    `@pytest.mark.env({"WINDBACK_...": "..."})` (applied before `ctx` is built)."""
+    env = {
         "WINDBACK_BCRYPT_ROUNDS": "4",
         "WINDBACK_SECRET": "test-secret-0123456789abcdef-0123456789",
         "WINDBACK_OUTBOX_DIR": str(tmp_path / "outbox"),
         "WINDBACK_RATE_LIMIT_SCALE": "1000",
         "WINDBACK_PUBLIC_URL": "http://windback.test",
     }
+    for marker in reversed(list(request.node.iter_markers("env"))):
+        env.update(marker.args[0])
+    return env
 
 
 @pytest.fixture
@@ -203,6 +207,7 @@ def table_count(model) -> int:
 
 import shutil  # noqa: E402
 import socket  # noqa: E402
+import ssl  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -231,7 +236,8 @@ class LiveServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.env.get("WINDBACK_TLS_CERT") else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> "LiveServer":
         self._log = open(self.log_path, "ab")
@@ -248,7 +254,8 @@ class LiveServer:
                     return self.start(timeout)
                 raise RuntimeError(f"server exited with {self.process.returncode}: {self.read_log()[-3000:]}")
             try:
-                with urllib.request.urlopen(self.url + "/health", timeout=1) as response:
+                context = ssl._create_unverified_context() if self.url.startswith("https") else None
+                with urllib.request.urlopen(self.url + "/health", timeout=1, context=context) as response:
                     if response.status == 200:
                         return self
             except OSError:

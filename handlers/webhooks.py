@@ -1,0 +1,125 @@
+"""`/webhooks/{stripe,razorpay,custom}/:publicKey` (SPEC 8): verify, store durably, answer.
+
+The signature is checked over the raw body before anything is stored; the verified delivery is
+committed (group commit) before the 200 answer; the project's actor applies it afterwards.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+from handlers.base import PUBLIC, BaseHandler
+from handlers.errors import ApiError, bad_request, not_found
+from handlers.validation import ValidationFailed, validation_error
+from services.webhooks import mapping, verify
+from services.webhooks.intake import intake_for
+from store.webhooks import Delivery
+
+PROVIDER_NAMES = {"stripe": "Stripe", "razorpay": "Razorpay", "custom": "custom"}
+
+
+def invalid_signature(message: str) -> ApiError:
+    return ApiError(400, "INVALID_SIGNATURE", message)
+
+
+def parse_json(text: str):
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise bad_request("The body is not valid JSON", "body") from None
+
+
+class WebhookHandler(BaseHandler):
+    rules = {"POST": PUBLIC}
+    rate_limit_group = "webhooks"
+    _text: str | None = None
+
+    def rate_limit_key(self) -> str:
+        return "pub:" + self.path_kwargs["public_key"][:128]
+
+    async def post(self, provider: str, public_key: str):
+        intake = intake_for(self.ctx)
+        project = await intake.project(public_key)
+        if project is None:
+            raise not_found("Webhook endpoint")
+        secret = project.secrets.get(provider)
+        if not secret:
+            raise ApiError(400, "VALIDATION_ERROR",
+                           f"No {PROVIDER_NAMES[provider]} webhook secret is configured for this project: set "
+                           f"settings.{provider}_webhook_secret with PATCH /api/v1/projects/:slug",
+                           [{"field": f"settings.{provider}_webhook_secret", "message": "is not set"}])
+        delivery = getattr(self, f"read_{provider}")(project.project_id, secret)
+        stored = await intake.store(delivery)
+        if not stored.duplicate and delivery.status == "received":
+            intake.kick(project.project_id)
+        await self.reply({"received": True, "duplicate": stored.duplicate})
+
+    # --- one reader per provider: verify, then take the event's id, type and time ------------
+
+    def read_stripe(self, project_id: str, secret: str) -> Delivery:
+        body = self.request.body
+        try:
+            verify.verify_stripe(body, self.request.headers.get("Stripe-Signature"), secret)
+        except verify.InvalidSignature as error:
+            raise invalid_signature(str(error)) from None
+        event = parse_json(self.text_body())
+        if not isinstance(event, dict):
+            raise bad_request("A Stripe event is a JSON object", "body")
+        event_id, event_type = event.get("id"), event.get("type")
+        if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
+            raise bad_request("A Stripe event needs a string id and type", "id")
+        return self._delivery(project_id, "stripe", event_id, event_type, mapping.from_unix(event.get("created")))
+
+    def read_razorpay(self, project_id: str, secret: str) -> Delivery:
+        body = self.request.body
+        try:
+            verify.verify_razorpay(body, self.request.headers.get("X-Razorpay-Signature"), secret)
+        except verify.InvalidSignature as error:
+            raise invalid_signature(str(error)) from None
+        event = parse_json(self.text_body())
+        if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+            raise bad_request("A Razorpay event needs an `event` name", "event")
+        event_id = self.request.headers.get("X-Razorpay-Event-Id") or hashlib.sha256(body).hexdigest()
+        return self._delivery(project_id, "razorpay", event_id, event["event"],
+                              mapping.from_unix(event.get("created_at")))
+
+    def read_custom(self, project_id: str, secret: str) -> Delivery:
+        headers = self.request.headers
+        try:
+            sent_at = verify.verify_standard(self.request.body, headers.get("webhook-id"),
+                                             headers.get("webhook-timestamp"), headers.get("webhook-signature"),
+                                             secret)
+        except verify.InvalidSignature as error:
+            raise invalid_signature(str(error)) from None
+        event = parse_json(self.text_body())
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            raise bad_request('A custom event needs a "type" ("churn" or "recovered")', "type")
+        schema = mapping.custom_schema(event)
+        if schema is not None:
+            try:
+                schema.clean(event)  # a sender's mistake is answered now, not stored
+            except ValidationFailed as failed:
+                raise validation_error(failed.details) from None
+        return self._delivery(project_id, "custom", headers["webhook-id"], event["type"], mapping.from_unix(sent_at))
+
+    def text_body(self) -> str:
+        """The verified body as text: UTF-8 only, since the payload is stored as text."""
+        if self._text is None:
+            try:
+                self._text = self.request.body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise bad_request("The body is not UTF-8", "body") from None
+        return self._text
+
+    def _delivery(self, project_id: str, provider: str, event_id: str, event_type: str,
+                  occurred_at: dt.datetime | None) -> Delivery:
+        if len(event_id) > 255:
+            raise bad_request("The event id is longer than 255 characters", "id")
+        status = "received" if event_type in mapping.HANDLED_TYPES[provider] else "ignored"
+        return Delivery(project_id, provider, event_id, event_type, self.text_body(), occurred_at, status)
+
+
+default_handlers = [
+    (r"/api/v1/webhooks/(?P<provider>stripe|razorpay|custom)/(?P<public_key>[^/]+)", WebhookHandler),
+]

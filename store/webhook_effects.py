@@ -1,0 +1,148 @@
+"""What a stored webhook event does to churn events, applied exactly once.
+
+`apply_stored_event` claims the stored event, maps its payload (`services.webhooks.mapping`),
+changes the churn events and marks the stored event `processed`, all in one transaction: the
+effect and the mark commit together or not at all, so applying the same stored event again (a
+replay, a second process) changes nothing. A failure rolls the attempt back and records
+`failed` with the error.
+
+Order (SPEC 8, docs/webhooks.md): events are applied by the provider's own time `T`.
+- A recovery closes the customer's open churn event only if it is not older than the churn
+  (`churned_at <= T`); otherwise, or when there is no open event, it is kept as an unmatched
+  recovery.
+- A churn that falls inside an already recovered episode of the customer (churned_at <= T <=
+  recovered_at) changes nothing; one for a customer with an open event updates it (only with data
+  newer than what was applied last); one older than an unmatched recovery of the customer is
+  recorded already `recovered` by that recovery; anything else opens a new churn event.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+import peewee
+
+from services.webhooks.mapping import Action, normalize
+from store import churn_events, webhooks
+from store.db import transaction
+from store.models import OPEN_STATUSES, ChurnEvent, utcnow
+
+log = logging.getLogger("windback.webhooks")
+
+
+def apply_stored_event(webhook_event_id: str) -> str:
+    """Apply one stored event; returns its status afterwards (`processed`, `ignored`, `failed`).
+    An event that already took effect is left alone and answers `processed`."""
+    try:
+        with transaction():
+            row = webhooks.claim(webhook_event_id)
+            if row is None:
+                return "processed"
+            action = normalize(row.provider, json.loads(row.payload), row.occurred_at)
+            if action.kind == "ignored":
+                webhooks.finish(webhook_event_id, "ignored", action="ignored")
+                return "ignored"
+            project_id = row.project_id
+            if not action.customer_email and action.customer_id:
+                action.customer_email = email_known_for(project_id, action.customer_id)
+            action.occurred_at = action.occurred_at or utcnow()
+            # Every earlier churn event of the customer, in one query; the rules below read it.
+            history = list(ChurnEvent.select().where(_customer(action, ChurnEvent.project == project_id)))
+            if action.kind == "churn":
+                event_id = apply_churn(project_id, action, row.provider, history)
+            else:
+                event_id = apply_recovery(project_id, action, history)
+            if action.customer_email and action.customer_id:
+                fill_missing_email(action, history)
+            webhooks.finish(webhook_event_id, "processed", action=action.kind, customer_id=action.customer_id,
+                            customer_email=action.customer_email, amount_cents=action.mrr_cents,
+                            churn_event_id=event_id)
+            return "processed"
+    except Exception as error:  # noqa: BLE001 - recorded on the event, retried by the replay script
+        message = f"{type(error).__name__}: {error}"
+        log.warning("webhook event %s failed: %s", webhook_event_id, message)
+        with transaction():
+            webhooks.mark_failed(webhook_event_id, message)
+        return "failed"
+
+
+def email_known_for(project_id: str, customer_id: str) -> str | None:
+    """The customer's email from an earlier event of the same customer id, if any."""
+    found = webhooks.email_for_customer_id(project_id, customer_id)
+    if found:
+        return found
+    # Filtered here rather than with IS NOT NULL, which steered SQLite to the email index.
+    events = (ChurnEvent.select(ChurnEvent.customer_email, ChurnEvent.created_at)
+              .where((ChurnEvent.project == project_id) & (ChurnEvent.customer_id == customer_id)).tuples())
+    known = sorted(((created, email) for email, created in events if email), reverse=True)
+    return known[0][1] if known else None
+
+
+def fill_missing_email(action: Action, history: list[ChurnEvent]) -> None:
+    """Events of this customer created before the email was known get it now."""
+    for event in history:
+        if event.customer_email is not None or event.customer_id != action.customer_id:
+            continue
+        try:
+            with transaction():  # a savepoint: a clash with another open event skips this one
+                ChurnEvent.update(customer_email=action.customer_email, updated_at=utcnow()).where(
+                    (ChurnEvent.id == event.id) & ChurnEvent.customer_email.is_null()).execute()
+        except peewee.IntegrityError:
+            log.info("not filling email of churn event %s: the customer has another open event", event.id)
+
+
+def newest(events: list[ChurnEvent]) -> ChurnEvent | None:
+    return max(events, key=lambda event: (event.created_at, event.id)) if events else None
+
+
+def _customer(action: Action, condition):
+    """`condition` for this customer, by email or by customer id, as a top-level OR so that SQLite
+    searches the (project, customer_email) and (project, customer_id) indexes."""
+    match = []
+    if action.customer_email:
+        match.append(condition & (ChurnEvent.customer_email == action.customer_email))
+    if action.customer_id:
+        match.append(condition & (ChurnEvent.customer_id == action.customer_id))
+    return match[0] if len(match) == 1 else (match[0] | match[1])
+
+
+def _stamp(event_id: str, when) -> None:
+    """Remember the provider time of the newest webhook applied to the event."""
+    (ChurnEvent.update(source_event_at=when)
+     .where((ChurnEvent.id == event_id) & (ChurnEvent.source_event_at.is_null() | (ChurnEvent.source_event_at < when)))
+     .execute())
+
+
+def apply_churn(project_id: str, action: Action, source: str, history: list[ChurnEvent]) -> str:
+    when = action.occurred_at
+    episode = newest([event for event in history if event.status == "recovered"
+                      and event.churned_at <= when and event.recovered_at is not None and event.recovered_at >= when])
+    if episode is not None:
+        return episode.id  # part of a churn that is already won back: nothing to change
+    fields = action.churn_fields(source)
+    existing = newest([event for event in history if event.status in OPEN_STATUSES])
+    if existing is not None:
+        if existing.source_event_at is None or existing.source_event_at <= when:
+            churn_events.record_churn(project_id, fields)  # newer data: update the open event
+            _stamp(existing.id, when)
+        return existing.id
+    recovery = webhooks.pending_recovery(project_id, action.customer_id, action.customer_email, when)
+    event, created = churn_events.record_churn(project_id, {**fields, "source_event_at": when})
+    if not created:
+        _stamp(event.id, when)
+    if recovery is not None:
+        # The recovery arrived first: the churn is recorded already recovered by it.
+        churn_events.mark_recovered(project_id, event.id, recovery.amount_cents, recovered_at=recovery.occurred_at)
+        (webhooks.WebhookEvent.update(churn_event_id=event.id)
+         .where(webhooks.WebhookEvent.id == recovery.id).execute())
+    return event.id
+
+
+def apply_recovery(project_id: str, action: Action, history: list[ChurnEvent]) -> str | None:
+    when = action.occurred_at
+    existing = newest([event for event in history if event.status in OPEN_STATUSES])
+    if existing is None or existing.churned_at > when:
+        return None  # nothing to close yet (or only a newer churn): kept as an unmatched recovery
+    churn_events.mark_recovered(project_id, existing.id, action.mrr_cents, recovered_at=when)
+    _stamp(existing.id, when)
+    return existing.id
