@@ -239,19 +239,19 @@ class LiveServer:
         scheme = "https" if self.env.get("WINDBACK_TLS_CERT") else "http"
         return f"{scheme}://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "LiveServer":
+    def start(self, timeout: float = 30.0, attempts: int = 3) -> "LiveServer":
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen([sys.executable, os.path.join(ROOT, "server.py"), *self.args],
                                         cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                if not self.port_given and "Address already in use" in self.read_log()[-500:]:
+                if attempts > 1 and not self.port_given and "Address already in use" in self.read_log()[-500:]:
                     # Another process took the free port between free_port() and bind: take another.
                     self._log.close()
                     self.port = free_port()
                     self.env["WINDBACK_PORT"] = str(self.port)
-                    return self.start(timeout)
+                    return self.start(timeout, attempts - 1)
                 raise RuntimeError(f"server exited with {self.process.returncode}: {self.read_log()[-3000:]}")
             try:
                 context = ssl._create_unverified_context() if self.url.startswith("https") else None
