@@ -28,7 +28,9 @@ def test_an_owner_configures_the_project_from_the_settings_page(live_server, bro
     page.locator("#general").get_by_role("button", name="Save").click()
     page.get_by_text("Settings saved.").wait_for()
     settings = call(base, "GET", "/projects/acme", token=token)[1]["data"]["settings"]
-    assert settings["brand_name"] == "Acme Co" and settings["mail_from"] == "Acme <hello@acme.test>"
+    shown = page.locator("#general input[name=brand_name]").input_value()  # after the page's own reload
+    assert (settings["brand_name"], settings["mail_from"]) == ("Acme Co", "Acme <hello@acme.test>"), \
+        f"the page shows brand {shown!r} after saving"
 
     # Webhooks: each provider's URL carries the public key; a saved secret comes back masked.
     stripe = page.locator("form.webhook[data-provider=stripe]")
