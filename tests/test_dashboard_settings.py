@@ -49,7 +49,14 @@ def test_an_owner_configures_the_project_from_the_settings_page(live_server, bro
     preview.locator(".wb-title").wait_for()
     assert preview.locator(".wb-title").inner_text() == "Before you go"
     page.get_by_label("Offer for Temporary").select_option("")
-    page.get_by_label("Title", exact=True).fill("Wait, one question")
+    # Typing, pausing (the preview restarts with the widget opening inside it), typing on: the
+    # keyboard stays in the field.
+    title = page.get_by_label("Title", exact=True)
+    title.fill("")
+    title.press_sequentially("Wait, one")
+    preview.locator(".wb-title", has_text="Wait, one").wait_for()
+    page.keyboard.type(" question")
+    assert title.input_value() == "Wait, one question"
     preview.locator(".wb-title", has_text="Wait, one question").wait_for()
     config = call(base, "GET", f"/cancel-flow/config/{public_key}")[1]["data"]
     assert config["copy"]["title"] == "Before you go"  # not saved yet

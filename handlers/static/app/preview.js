@@ -4,6 +4,14 @@
 const status = document.getElementById("preview-status");
 let config = null;
 
+// The widget focuses its dialog when it opens. Here it opens again after every edit, while the
+// person is typing in the settings page: a focus call from this frame would take the keyboard
+// away from them. Focus moves only once they are using the preview itself.
+const nativeFocus = HTMLElement.prototype.focus;
+HTMLElement.prototype.focus = function focus(options) {
+  if (document.hasFocus()) nativeFocus.call(this, options);
+};
+
 const realFetch = window.fetch.bind(window);
 function answer(status, payload) {
   return Promise.resolve(new Response(JSON.stringify(payload), { status, headers: { "Content-Type": "application/json" } }));
