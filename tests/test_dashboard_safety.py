@@ -3,7 +3,6 @@ a member sees no settings, keys or team controls (and the API refuses them anywa
 forgets the token, and errors are shown in the words of the API's envelope."""
 from __future__ import annotations
 
-import os
 
 from tests.dashboard_support import (DESKTOP, XSS_NAME, PageWatch, call, outbox_token, sign_in, signup)
 
