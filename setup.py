@@ -8,7 +8,7 @@ setup(
     packages=find_packages(include=["config*", "store*", "handlers*", "actors*", "services*", "scripts*"]),
     py_modules=["server"],
     include_package_data=True,
-    package_data={"handlers": ["static/*", "static/**/*"]},
+    package_data={"handlers": ["static/*", "static/**/*", "static/app/*", "static/app/pages/*"]},
     install_requires=[
         "tornado>=6.4,<7",
         "peewee>=3.17,<5",

@@ -187,11 +187,17 @@ def build_document(routes=None) -> dict:
 
         routes = all_routes()
     paths: dict[str, dict] = {}
+    used: set[str] = set()
     for route in routes:
         pattern, handler = _unpack(route)
         path, parameters = path_template(pattern)
         for method in handler_methods(handler):
-            paths.setdefault(path, {})[method.lower()] = operation(handler, method, path, parameters)
+            op = operation(handler, method, path, parameters)
+            base, n = op["operationId"], 2
+            while op["operationId"] in used:  # one handler class on several routes
+                op["operationId"], n = f"{base}{n}", n + 1
+            used.add(op["operationId"])
+            paths.setdefault(path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {

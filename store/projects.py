@@ -8,7 +8,7 @@ import peewee
 
 from services.security import (constant_time_equal, is_masked, mask, new_public_key, new_secret_key,
                                sha256_hex)
-from store.db import transaction
+from store.db import is_sqlite, transaction
 from store.models import Membership, Project, ProjectKey, User, utcnow
 from store.serialize import dumps, iso, loads_object
 
@@ -120,11 +120,19 @@ def list_projects(user_id: str, offset: int, limit: int) -> tuple[list[dict], in
     return out, total
 
 
+def lock_project(project_id: str) -> None:
+    """Serialize read-modify-write changes of one project across processes: a row lock on
+    PostgreSQL; SQLite's IMMEDIATE write transactions already serialize every writer."""
+    if not is_sqlite():
+        Project.select(Project.id).where(Project.id == project_id).for_update().first()
+
+
 def update_project(project_id: str, name: str | None, settings_patch: dict | None) -> tuple[Project, tuple]:
     """Merge `settings_patch` key by key. A masked secret sent back is ignored. Returns the project
     and the names of the secrets this call set (shown unmasked in its answer only)."""
     revealed = []
     with transaction():
+        lock_project(project_id)
         project = Project.get_by_id(project_id)
         settings = loads_object(project.settings)
         for key, value in (settings_patch or {}).items():

@@ -16,8 +16,9 @@ import peewee
 
 from handlers.errors import ApiError, conflict, forbidden, not_found
 from services.team_policy import check_invite, check_member_change
-from store.db import is_sqlite, transaction
+from store.db import transaction
 from store.models import BaseModel, Membership, Project, User, new_id, utcnow
+from store.projects import lock_project
 from store.serialize import iso
 
 INVITATION_TTL = dt.timedelta(days=7)
@@ -84,12 +85,6 @@ def member_json(membership: Membership) -> dict:
 
 # --- helpers used inside a transaction -------------------------------------------------------
 
-def _lock_project(project_id: str) -> None:
-    """Serialize team changes of one project across processes (PostgreSQL row lock)."""
-    if not is_sqlite():
-        Project.select(Project.id).where(Project.id == project_id).for_update().first()
-
-
 def _membership(project_id: str, user_id: str) -> Membership | None:
     return (Membership.select(Membership, User).join(User)
             .where((Membership.project == project_id) & (Membership.user == user_id)).first())
@@ -130,7 +125,7 @@ def list_members(project_id: str, sort: str, order: str, offset: int, limit: int
 
 def change_role(project_id: str, actor_id: str, target_user_id: str, new_role: str) -> dict:
     with transaction():
-        _lock_project(project_id)
+        lock_project(project_id)
         actor_role = _role_of(project_id, actor_id)
         target = _membership(project_id, target_user_id)
         if target is None:
@@ -146,7 +141,7 @@ def change_role(project_id: str, actor_id: str, target_user_id: str, new_role: s
 
 def remove_member(project_id: str, actor_id: str, target_user_id: str) -> None:
     with transaction():
-        _lock_project(project_id)
+        lock_project(project_id)
         actor_role = _role_of(project_id, actor_id)
         target = _membership(project_id, target_user_id)
         if target is None:
@@ -165,7 +160,7 @@ def create_invitation(project_id: str, actor_id: str, email: str, role: str, tok
     email = email.lower()
     now = utcnow()
     with transaction():
-        _lock_project(project_id)
+        lock_project(project_id)
         check_invite(_role_of(project_id, actor_id), role)
         already = (Membership.select().join(User)
                    .where((Membership.project == project_id) & (User.email == email)).exists())

@@ -227,6 +227,7 @@ class LiveServer:
     """`python server.py` in a process of its own, on a free loopback port."""
 
     def __init__(self, env: dict, args: tuple = (), log_path: str | None = None):
+        self.port_given = bool(env.get("WINDBACK_PORT"))
         self.port = int(env.get("WINDBACK_PORT") or free_port())
         self.env = {**os.environ, **env, "WINDBACK_PORT": str(self.port), "WINDBACK_HOST": "127.0.0.1"}
         self.args = args
@@ -238,13 +239,19 @@ class LiveServer:
         scheme = "https" if self.env.get("WINDBACK_TLS_CERT") else "http"
         return f"{scheme}://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "LiveServer":
+    def start(self, timeout: float = 30.0, attempts: int = 3) -> "LiveServer":
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen([sys.executable, os.path.join(ROOT, "server.py"), *self.args],
                                         cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if attempts > 1 and not self.port_given and "Address already in use" in self.read_log()[-500:]:
+                    # Another process took the free port between free_port() and bind: take another.
+                    self._log.close()
+                    self.port = free_port()
+                    self.env["WINDBACK_PORT"] = str(self.port)
+                    return self.start(timeout, attempts - 1)
                 raise RuntimeError(f"server exited with {self.process.returncode}: {self.read_log()[-3000:]}")
             try:
                 context = ssl._create_unverified_context() if self.url.startswith("https") else None
@@ -300,10 +307,14 @@ def live_server(migrated, test_env, tmp_path):
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     """Headless Debian Chromium through Playwright. Skipped locally when either is missing; under
-    CI=true a missing browser fails the run (.ci/run installs it)."""
+    CI=true a missing browser fails the run (.ci/run installs it).
+
+    Module-scoped: while Playwright's sync API is started, its event loop counts as running in the
+    main thread, and every later pytest-tornado `gen_test` fails with "Cannot run the event loop
+    while another loop is running". Stopping it after each browser module frees the thread."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

@@ -1,6 +1,5 @@
 """Custom senders: Standard Webhooks signatures, `churn` and `recovered` events."""
 import asyncio
-import time
 
 import pytest
 

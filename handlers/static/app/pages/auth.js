@@ -1,0 +1,126 @@
+// Sign in, register, forgot and reset password.
+import { call, session, showError, showNotice } from "../api.js";
+import { h, field } from "../dom.js";
+
+function nextPath(ctx) {
+  const next = ctx.query.get("next") || "";
+  return next.startsWith("/app/") ? next : "/app/projects";
+}
+
+function keepNext(ctx, path) {
+  const next = ctx.query.get("next");
+  return next ? `${path}?next=${encodeURIComponent(next)}` : path;
+}
+
+function busy(form, on) {
+  for (const el of form.querySelectorAll("button, input")) el.disabled = on;
+  form.setAttribute("aria-busy", String(on));
+}
+
+function card(title, ...content) {
+  document.title = `${title} · Windback`;
+  return h("section", { class: "card auth-card" }, h("h1", {}, title), ...content);
+}
+
+export async function signIn(main, ctx) {
+  const messages = h("div", { class: "messages", "aria-live": "polite" });
+  if (ctx.query.get("expired")) showNotice(messages, "Your session ended. Please sign in again.");
+  if (ctx.query.get("reset")) showNotice(messages, "Your password was changed. Sign in with the new one.");
+  const email = h("input", { type: "email", name: "email", autocomplete: "email", required: true });
+  const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true });
+  const form = h("form", {
+    class: "stack", novalidate: false,
+    async onsubmit(e) {
+      e.preventDefault();
+      busy(form, true);
+      try {
+        const { data } = await call("POST", "/auth/login", { body: { email: email.value, password: password.value }, auth: false });
+        session.token = data.token;
+        ctx.navigate(nextPath(ctx), { replace: true });
+      } catch (error) {
+        busy(form, false);
+        showError(messages, error);
+      }
+    },
+  }, field("Email", email), field("Password", password),
+  h("button", { type: "submit", class: "button primary" }, "Sign in"));
+  main.append(card("Sign in", messages, form,
+    h("p", { class: "links" }, h("a", { href: "/app/forgot-password" }, "Forgot your password?")),
+    h("p", { class: "links" }, "New here? ", h("a", { href: keepNext(ctx, "/app/register") }, "Create an account"))));
+}
+
+export async function register(main, ctx) {
+  const messages = h("div", { class: "messages", "aria-live": "polite" });
+  const name = h("input", { type: "text", name: "name", autocomplete: "name" });
+  const email = h("input", { type: "email", name: "email", autocomplete: "email", required: true });
+  const password = h("input", { type: "password", name: "password", autocomplete: "new-password", required: true });
+  const form = h("form", {
+    class: "stack",
+    async onsubmit(e) {
+      e.preventDefault();
+      busy(form, true);
+      try {
+        const body = { email: email.value, password: password.value };
+        if (name.value.trim()) body.name = name.value.trim();
+        const { data } = await call("POST", "/auth/register", { body, auth: false });
+        session.token = data.token;
+        ctx.navigate(nextPath(ctx), { replace: true });
+      } catch (error) {
+        busy(form, false);
+        showError(messages, error);
+      }
+    },
+  }, field("Name", name), field("Email", email), field("Password", password, "At least 8 characters."),
+  h("button", { type: "submit", class: "button primary" }, "Create account"));
+  main.append(card("Create your account", messages, form,
+    h("p", { class: "links" }, "Already have an account? ", h("a", { href: keepNext(ctx, "/app/sign-in") }, "Sign in"))));
+}
+
+export async function forgotPassword(main) {
+  const messages = h("div", { class: "messages", "aria-live": "polite" });
+  const email = h("input", { type: "email", name: "email", autocomplete: "email", required: true });
+  const form = h("form", {
+    class: "stack",
+    async onsubmit(e) {
+      e.preventDefault();
+      busy(form, true);
+      try {
+        await call("POST", "/auth/forgot-password", { body: { email: email.value }, auth: false });
+        showNotice(messages, "If an account uses this address, we sent it a link to reset the password. It is valid for one hour.");
+      } catch (error) {
+        showError(messages, error);
+      }
+      busy(form, false);
+    },
+  }, field("Email", email), h("button", { type: "submit", class: "button primary" }, "Send reset link"));
+  main.append(card("Reset your password", h("p", {}, "We will email you a link to choose a new password."), messages, form,
+    h("p", { class: "links" }, h("a", { href: "/app/sign-in" }, "Back to sign in"))));
+}
+
+export async function resetPassword(main, ctx) {
+  const messages = h("div", { class: "messages", "aria-live": "polite" });
+  const token = ctx.query.get("token") || "";
+  if (!token) {
+    main.append(card("Choose a new password",
+      h("div", { class: "banner error", role: "alert" }, "This link has no reset token. Use the link from the email, or ask for a new one."),
+      h("p", {}, h("a", { href: "/app/forgot-password" }, "Ask for a new link"))));
+    return;
+  }
+  const password = h("input", { type: "password", name: "password", autocomplete: "new-password", required: true });
+  const form = h("form", {
+    class: "stack",
+    async onsubmit(e) {
+      e.preventDefault();
+      busy(form, true);
+      try {
+        await call("POST", "/auth/reset-password", { body: { token, password: password.value }, auth: false });
+        session.signOut();
+        ctx.navigate("/app/sign-in?reset=1", { replace: true });
+      } catch (error) {
+        busy(form, false);
+        showError(messages, error);
+      }
+    },
+  }, field("New password", password, "At least 8 characters."), h("button", { type: "submit", class: "button primary" }, "Set password"));
+  main.append(card("Choose a new password", messages, form));
+}
