@@ -1,4 +1,4 @@
-// Team: members and roles, invitations, and accepting an invitation from its email link.
+// Team: members and roles, invitations (send, list the pending ones, revoke), and accepting one from its email link.
 import { api, call, session, showError, showNotice } from "../api.js";
 import { h, clear, field, select, confirmDialog } from "../dom.js";
 import { date, dateTime } from "../format.js";
@@ -11,6 +11,10 @@ export async function page(main, ctx) {
   document.title = `Team · ${ctx.membership.name} · Windback`;
   const messages = h("div", { class: "messages", "aria-live": "polite" });
   const listSlot = h("div", {}, h("p", { class: "loading", role: "status" }, "Loading members…"));
+  // Pending invitations are for owners and admins only (the API answers 403 to members).
+  const invitationsBody = h("div", {}, h("p", { class: "loading", role: "status" }, "Loading invitations…"));
+  const invitationsSlot = h("section", { class: "card", id: "invitations", "aria-labelledby": "invitations-title" },
+    h("h2", { id: "invitations-title" }, "Pending invitations"), invitationsBody);
   main.append(h("h1", {}, "Team"), messages, listSlot);
 
   if (ctx.isAdmin) {
@@ -27,9 +31,11 @@ export async function page(main, ctx) {
         } catch (error) {
           showError(messages, error);
         }
+        // Also after an error: a re-invite revokes the old invitation before the email can fail.
+        loadInvitations();
       },
     }, field("Email", email), field("Role", role), h("button", { type: "submit", class: "button primary" }, "Send invitation"));
-    main.append(h("section", { class: "card", id: "invite" }, h("h2", {}, "Invite someone"), form));
+    main.append(h("section", { class: "card", id: "invite" }, h("h2", {}, "Invite someone"), form), invitationsSlot);
   } else {
     main.append(h("p", { class: "muted" }, `You are a ${ctx.membership.role} of this project. Owners and admins manage the team.`));
   }
@@ -85,7 +91,48 @@ export async function page(main, ctx) {
         h("thead", {}, h("tr", {}, ["Name", "Email", "Role", "Joined", ""].map((c) => h("th", { scope: "col" }, c)))),
         h("tbody", {}, rows)))));
   }
-  await load();
+  async function loadInvitations() {
+    let invitations;
+    try {
+      invitations = (await api.get(base + "/invitations", { per_page: 100 })).data;
+    } catch (error) {
+      if (ctx.isCurrent()) showError(invitationsBody, error);
+      return;
+    }
+    if (!ctx.isCurrent()) return;
+    if (!invitations.length) {
+      clear(invitationsBody, h("p", { class: "empty" }, "No pending invitations. Invitations you send appear here until they are accepted, revoked or expire."));
+      return;
+    }
+    const rows = invitations.map((inv) => h("tr", {},
+      h("td", {}, inv.email),
+      h("td", {}, h("span", { class: "badge" }, inv.role)),
+      h("td", {}, dateTime(inv.expires_at)),
+      h("td", {}, h("button", {
+        type: "button", class: "button small danger", "aria-label": `Revoke the invitation to ${inv.email}`,
+        async onclick() {
+          const ok = await confirmDialog({
+            title: "Revoke this invitation?",
+            body: [h("p", {}, `The link sent to ${inv.email} stops working at once. You can invite them again later.`)],
+            confirmLabel: "Revoke", danger: true,
+          });
+          if (!ok) return;
+          try {
+            await api.del(`${base}/invitations/${encodeURIComponent(inv.id)}`);
+            showNotice(messages, `The invitation to ${inv.email} was revoked.`);
+          } catch (error) {
+            showError(messages, error);
+          }
+          loadInvitations();
+        },
+      }, "Revoke"))));
+    clear(invitationsBody, h("div", { class: "table-wrap" },
+      h("table", { class: "table", id: "invitations-table" },
+        h("thead", {}, h("tr", {}, ["Email", "Role", "Expires", ""].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, rows))));
+  }
+
+  await Promise.all([load(), ctx.isAdmin ? loadInvitations() : null]);
 }
 
 /** `/app/accept-invitation?token=...`, the link in the invitation email. */
