@@ -111,7 +111,9 @@ class Server:
             if self.ctx.in_flight:
                 log.warning("%d requests still in flight after %.0f s; stopping anyway", self.ctx.in_flight, grace)
             await self.http.close_all_connections()
-        await asyncio.get_running_loop().run_in_executor(None, self.ctx.actors.stop_all)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.ctx.stop_services)  # writers flush what they hold
+        await loop.run_in_executor(None, self.ctx.actors.stop_all)
         stop_executor()
         close_database()
 

@@ -69,12 +69,7 @@ FORECAST_OUT = obj({"method": STRING, "horizon": INTEGER, "insufficient_history"
 
 
 def analytics_cache(ctx) -> AnalyticsCache:
-    """The context's cache, created on first use and told of every write to a project."""
-    cache = ctx.extras.get("analytics_cache")
-    if cache is None:
-        cache = ctx.extras["analytics_cache"] = AnalyticsCache()
-        ctx.change_listeners.append(cache.forget_project)
-    return cache
+    return ctx.service("analytics_cache", AnalyticsCache, forgets_projects=True)
 
 
 def _range_error(field: str, message: str):

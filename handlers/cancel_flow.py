@@ -58,11 +58,7 @@ class ConfigCache:
 
 
 def config_cache(ctx) -> ConfigCache:
-    cache = ctx.extras.get("cancel_flow_config")
-    if cache is None:
-        cache = ctx.extras["cancel_flow_config"] = ConfigCache()
-        ctx.change_listeners.append(cache.forget_project)
-    return cache
+    return ctx.service("cancel_flow_config", ConfigCache, forgets_projects=True)
 
 
 async def public_config(ctx, public_key: str) -> cancel_flow.PublicConfig | None:

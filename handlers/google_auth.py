@@ -43,10 +43,7 @@ class GoogleSignInHandler(AuthHandler):
 
     def google_keys(self) -> GoogleKeys:
         """One cache per process, made on first use."""
-        keys = self.ctx.extras.get("google_keys")
-        if keys is None:
-            keys = self.ctx.extras["google_keys"] = GoogleKeys(self.ctx.settings.google_jwks_url)
-        return keys
+        return self.ctx.service("google_keys", lambda: GoogleKeys(self.ctx.settings.google_jwks_url))
 
     async def verify(self, id_token: str, client_id: str) -> dict:
         refused = unauthorized("The Google ID token is not valid")

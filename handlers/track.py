@@ -83,10 +83,7 @@ def parse_events(body) -> list[dict]:
 
 
 def tracking_writer(ctx):
-    writer = ctx.extras.get("tracking_writer")
-    if writer is None:
-        writer = ctx.extras["tracking_writer"] = tracking.make_writer()
-    return writer
+    return ctx.service("tracking_writer", tracking.make_writer)
 
 
 class TrackHandler(BaseHandler):

@@ -238,14 +238,8 @@ class ListOf(Field):
             raise FieldError(f"must have at least {self.min_items} items")
         if len(value) > self.max_items:
             raise FieldError(f"must have at most {self.max_items} items")
-        out, problems = [], []
-        for i, item in enumerate(value):
-            try:
-                out.append(self.item.clean(item, f"{path}[{i}]", from_query))
-            except ValidationFailed as failed:
-                problems.extend(failed.details)
-            except FieldError as err:
-                problems.append({"field": err.field or f"{path}[{i}]", "message": err.message})
+        problems: list[dict] = []
+        out = [clean_into(problems, self.item, item, f"{path}[{i}]", from_query) for i, item in enumerate(value)]
         if problems:
             raise ValidationFailed(problems)
         return out
@@ -283,12 +277,7 @@ class Schema:
                 elif field.default is not MISSING and not partial:
                     out[key] = field.default() if callable(field.default) else field.default
                 continue
-            try:
-                out[key] = field.clean(data[key], name(key), from_query)
-            except ValidationFailed as failed:
-                problems.extend(failed.details)
-            except FieldError as err:
-                problems.append({"field": err.field or name(key), "message": err.message})
+            out[key] = clean_into(problems, field, data[key], name(key), from_query)
         if not self.allow_unknown:
             for key in data:
                 if key not in self.fields:
@@ -313,6 +302,18 @@ class Schema:
             "required": [k for k, f in self.fields.items() if f.required],
             "additionalProperties": self.allow_unknown,
         }
+
+
+def clean_into(problems: list[dict], field: Field, value: Any, path: str, from_query: bool = False) -> Any:
+    """`field.clean(value)`; a problem is added to `problems` (the result is then None), so that
+    one answer can name every bad field."""
+    try:
+        return field.clean(value, path, from_query)
+    except ValidationFailed as failed:
+        problems.extend(failed.details)
+    except FieldError as err:
+        problems.append({"field": err.field or path, "message": err.message})
+    return None
 
 
 def validation_error(details: list[dict]) -> ApiError:

@@ -95,6 +95,23 @@ class Context:
     in_flight: int = 0  # requests being served; a graceful stop waits for 0
     writer: Any = None  # services.writers.VariantWriter: template, or OpenAI with template fallback
 
+    def service(self, name: str, factory, forgets_projects: bool = False):
+        """A process-wide helper (a cache, a group-commit writer) made on first use. With
+        `forgets_projects`, it is told of every write to a project (`forget_project(id)`)."""
+        service = self.extras.get(name)
+        if service is None:
+            service = self.extras[name] = factory()
+            if forgets_projects:
+                self.change_listeners.append(service.forget_project)
+        return service
+
+    def stop_services(self) -> None:
+        """At shutdown, after the requests in flight: writers flush what they hold."""
+        for service in list(self.extras.values()):
+            stop = getattr(service, "stop", None)
+            if callable(stop):
+                stop()
+
     def project_changed(self, project_id: str) -> None:
         """Call after changing a project's own row (name, settings, keys, plan)."""
         self.projects.forget(project_id)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import peewee
 
 from handlers.errors import bad_request, conflict
-from handlers.validation import (Choice, Field, FieldError, Integer, ListOf, Nested, Schema, String,
+from handlers.validation import (Choice, Field, FieldError, Integer, ListOf, Nested, Schema, String, clean_into,
                                  ValidationFailed)
 from services.security import constant_time_equal
 from store.db import transaction
@@ -134,12 +134,7 @@ class OffersByReason(Field):
             if code not in CANCEL_REASONS:
                 problems.append({"field": f"{path}.{code}", "message": f"must be a reason code: {', '.join(CANCEL_REASONS)}"})
                 continue
-            try:
-                out[code] = offer.clean(item, f"{path}.{code}")
-            except ValidationFailed as failed:
-                problems.extend(failed.details)
-            except FieldError as err:
-                problems.append({"field": err.field or f"{path}.{code}", "message": err.message})
+            out[code] = clean_into(problems, offer, item, f"{path}.{code}")
         if problems:
             raise ValidationFailed(problems)
         return out

@@ -110,6 +110,7 @@ def ctx(settings):
     _empty_tables()
     context = server.build_context(settings)
     yield context
+    context.stop_services()
     context.actors.stop_all()
 
 

@@ -52,6 +52,19 @@ class PageWatch:
         assert not self.errors, "errors in the page:\n" + "\n".join(self.errors)
 
 
+def signed_in_page(browser, base: str, token: str, viewport=DESKTOP, allowed_statuses: tuple[int, ...] = (),
+                   **context_options):
+    """A fresh browser context already holding `token` (as the app keeps it after sign-in), and
+    the watch on its page: (page, watch)."""
+    context = browser.new_context(viewport=viewport, **context_options)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    watch = PageWatch(page, allowed_statuses)
+    page.goto(base + "/app/sign-in")
+    page.evaluate("t => sessionStorage.setItem('windback.token', t)", token)
+    return page, watch
+
+
 def call(base: str, method: str, path: str, body=None, token: str | None = None, key: str | None = None):
     """(status, parsed JSON) of one API call."""
     data = json.dumps(body).encode() if body is not None else (b"" if method in ("POST", "PATCH") else None)

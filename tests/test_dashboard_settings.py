@@ -3,7 +3,7 @@ ready-to-paste URL, the cancel-flow editor with a live preview of the real widge
 changes, recording nothing), and key rotation with a grace period."""
 from __future__ import annotations
 
-from tests.dashboard_support import DESKTOP, PageWatch, call, signup
+from tests.dashboard_support import call, signed_in_page, signup
 
 
 def test_an_owner_configures_the_project_from_the_settings_page(live_server, browser, tmp_path):
@@ -13,12 +13,7 @@ def test_an_owner_configures_the_project_from_the_settings_page(live_server, bro
     assert status == 201
     old_key, public_key = body["data"]["secret_key"], body["data"]["public_key"]
 
-    context = browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    watch = PageWatch(page)
-    page.goto(base + "/app/sign-in")
-    page.evaluate("t => sessionStorage.setItem('windback.token', t)", token)
+    page, watch = signed_in_page(browser, base, token)
     page.goto(base + "/app/projects/acme/settings")
     page.locator("#general").wait_for()
 
@@ -83,4 +78,4 @@ def test_an_owner_configures_the_project_from_the_settings_page(live_server, bro
     assert call(base, "GET", "/projects/acme", key=new_key)[0] == 200
     assert call(base, "GET", "/projects/acme", key=old_key)[0] == 200
     watch.assert_clean()
-    context.close()
+    page.context.close()

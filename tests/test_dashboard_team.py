@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from tests.dashboard_support import DESKTOP, PageWatch, SmtpSink, call, outbox_token, signup
+from tests.dashboard_support import DESKTOP, PageWatch, SmtpSink, call, outbox_token, signed_in_page, signup
 
 
 def test_an_owner_invites_promotes_and_removes_a_teammate(live_server, browser, tmp_path, test_env):
@@ -14,12 +14,7 @@ def test_an_owner_invites_promotes_and_removes_a_teammate(live_server, browser, 
     owner = signup(base, "olive@example.com", name="Olive Owner")
     assert call(base, "POST", "/projects", {"name": "Acme", "slug": "acme"}, token=owner)[0] == 201
 
-    context = browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    watch = PageWatch(page)
-    page.goto(base + "/app/sign-in")
-    page.evaluate("t => sessionStorage.setItem('windback.token', t)", owner)
+    page, watch = signed_in_page(browser, base, owner)
     page.goto(base + "/app/projects/acme/team")
     page.locator("#members-table").wait_for()
     page.locator("#invite").get_by_label("Email").fill("nia@example.com")
@@ -73,7 +68,7 @@ def test_an_owner_invites_promotes_and_removes_a_teammate(live_server, browser, 
     assert own_row.locator("select, button").count() == 0
     watch.assert_clean()
     invitee.close()
-    context.close()
+    page.context.close()
 
 
 def _emailed_token(smtp: SmtpSink, to: str) -> str:
@@ -94,12 +89,8 @@ def test_an_owner_sees_pending_invitations_and_revokes_one(live_server, browser)
         owner = signup(base, "olive@example.com", name="Olive Owner")
         assert call(base, "POST", "/projects", {"name": "Acme", "slug": "acme"}, token=owner)[0] == 201
 
-        context = browser.new_context(viewport=DESKTOP)
-        context.set_default_timeout(15_000)
-        page = context.new_page()
-        watch = PageWatch(page, allowed_statuses=(409,))  # the revoke refused on purpose below
-        page.goto(base + "/app/sign-in")
-        page.evaluate("t => sessionStorage.setItem('windback.token', t)", owner)
+        page, watch = signed_in_page(browser, base, owner, allowed_statuses=(409,))
+        # (409: the revoke refused on purpose below)
         page.goto(base + "/app/projects/acme/team")
         pending = page.locator("#invitations")
         pending.get_by_text("No pending invitations").wait_for()
@@ -151,7 +142,7 @@ def test_an_owner_sees_pending_invitations_and_revokes_one(live_server, browser)
         assert "(CONFLICT)" in banner.inner_text()
         pending.get_by_text("No pending invitations").wait_for()
         watch.assert_clean()
-        context.close()
+        page.context.close()
 
 
 def test_the_keyboard_alone_signs_in_and_reaches_the_navigation(live_server, browser):

@@ -9,7 +9,7 @@ import datetime as dt
 import re
 
 from tests.dashboard_support import (DESKTOP, PHONE, PageWatch, SmtpSink, call, low_contrast_text, no_horizontal_scroll,
-                                     register_in_browser)
+                                     register_in_browser, signed_in_page)
 
 
 def _stat(page, name: str) -> str:
@@ -219,12 +219,7 @@ def test_the_forecast_band_appears_with_history_and_pages_are_in_the_url(live_se
                             {"customer_email": f"c{n}@example.com", "customer_name": f"Customer {n}",
                              "mrr_cents": 1000 * (n + 1), "churned_at": _months_ago(months_back)}, key=key)
         assert status == 201, body
-    context = browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    watch = PageWatch(page)
-    page.goto(base + "/app/sign-in")
-    page.evaluate("t => sessionStorage.setItem('windback.token', t)", token)
+    page, watch = signed_in_page(browser, base, token)
 
     page.goto(base + "/app/projects/acme")
     page.locator("#forecast svg").wait_for()
@@ -249,7 +244,7 @@ def test_the_forecast_band_appears_with_history_and_pages_are_in_the_url(live_se
     page.get_by_text("Page 1 of 3").wait_for()
     assert page.locator("#events-table .customer-name").all_inner_texts() == ["Customer 0", "Customer 1"]
     watch.assert_clean()
-    context.close()
+    page.context.close()
 
 
 def test_amounts_in_several_currencies_are_never_added_together(live_server, browser):
@@ -262,12 +257,7 @@ def test_amounts_in_several_currencies_are_never_added_together(live_server, bro
     for email, cents, currency in (("us@example.com", 1000, "USD"), ("eu@example.com", 5000, "EUR")):
         assert call(base, "POST", "/projects/acme/churn-events",
                     {"customer_email": email, "mrr_cents": cents, "currency": currency}, key=key)[0] == 201
-    context = browser.new_context(viewport=DESKTOP, locale="en-US")
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    watch = PageWatch(page)
-    page.goto(base + "/app/sign-in")
-    page.evaluate("t => sessionStorage.setItem('windback.token', t)", token)
+    page, watch = signed_in_page(browser, base, token, locale="en-US")
     page.goto(base + "/app/projects/acme")
     page.locator("#mrr-chart svg").wait_for()
     churned = _stat(page, "mrr_churned")
@@ -279,4 +269,4 @@ def test_amounts_in_several_currencies_are_never_added_together(live_server, bro
     page.wait_for_function("() => document.querySelector('#mrr-chart svg').getAttribute('aria-label').includes('USD')")
     assert page.locator("#mrr-chart rect.bar.churned").evaluate_all(values) == 1000
     watch.assert_clean()
-    context.close()
+    page.context.close()

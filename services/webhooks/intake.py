@@ -115,7 +115,4 @@ async def resume_unapplied(ctx, older_than: float = 30.0) -> int:
 
 def intake_for(ctx) -> WebhookIntake:
     """The process's intake, made on first use (on the IOLoop thread)."""
-    intake = ctx.extras.get("webhooks")
-    if intake is None:
-        intake = ctx.extras["webhooks"] = WebhookIntake(ctx)
-    return intake
+    return ctx.service("webhooks", lambda: WebhookIntake(ctx))
