@@ -25,7 +25,8 @@ from services.supervisor import fork_children, stop_requested
 from services.webhooks.intake import resume_unapplied
 from services.writers import make_writer
 from store import churn_events, idempotency, users
-from store.db import close_database, init_database, run_db, start_executor, stop_executor, unit_of_work
+from store.db import (close_database, init_database, refresh_statistics, run_db, start_executor, stop_executor,
+                      unit_of_work)
 from store.migrations import migrate_database
 
 log = logging.getLogger("windback")
@@ -39,6 +40,7 @@ def build_context(settings: Settings) -> Context:
     with unit_of_work():
         migrate_database()
         secret = settings.secret or users.shared_secret()
+    refresh_statistics()
     start_executor(settings.db_workers)
     listeners: list = []
     actors = ProjectActors(start_project_actor, timeout=settings.actor_timeout,
@@ -67,6 +69,7 @@ def start_background_tasks(ctx: Context) -> list[tornado.ioloop.PeriodicCallback
             await run_db(churn_events.sweep_lost)
             await run_db(idempotency.purge_expired)
             await resume_unapplied(ctx)  # webhook events stored but never applied (e.g. a restart)
+            await run_db(refresh_statistics)
         except Exception:
             log.exception("housekeeping failed")
 

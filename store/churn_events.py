@@ -11,7 +11,7 @@ import re
 import peewee
 
 from handlers.errors import conflict, not_found
-from store.db import database, transaction
+from store.db import database, is_sqlite, transaction
 from store.models import OPEN_STATUSES, ChurnEvent, Project, utcnow
 from store.projects import project_settings
 from store.serialize import dumps, iso, loads_object
@@ -91,12 +91,22 @@ def find_open_event(project_id: str, customer_email: str | None, customer_id: st
 _SQL: dict = {}
 
 
+_OPEN_EVENT_INDEX = {"customer_email": "churn_events_project_id_customer_email_id",
+                     "customer_id": "churn_events_project_id_customer_id"}
+
+
 def _open_event_sql(column: str) -> str:
     key = (id(database.obj), "open", column)
     if key not in _SQL:
         query = ChurnEvent.select().where((ChurnEvent.project == "") & (getattr(ChurnEvent, column) == "")
                                           & ChurnEvent.status.in_(OPEN_STATUSES))
-        _SQL[key] = query.sql()[0]
+        sql = query.sql()[0]
+        if is_sqlite():
+            # Without fresh statistics SQLite may pick the (project, status) analytics index and
+            # walk every open event of the project: 1.3 ms instead of 5 us at 10,000 events.
+            index = _OPEN_EVENT_INDEX[column]
+            sql = sql.replace('FROM "churn_events" AS "t1"', f'FROM "churn_events" AS "t1" INDEXED BY "{index}"')
+        _SQL[key] = sql
     return _SQL[key]
 
 

@@ -146,3 +146,12 @@ def close_database() -> None:
         db.close_all()
     elif not db.is_closed():
         db.close()
+
+
+def refresh_statistics() -> None:
+    """Give SQLite's query planner current row statistics (PostgreSQL's autovacuum does this
+    itself). `analysis_limit` keeps it to a sample, so it stays quick on large tables."""
+    if is_sqlite():
+        with unit_of_work() as db:
+            db.execute_sql("PRAGMA analysis_limit = 1000")
+            db.execute_sql("ANALYZE")

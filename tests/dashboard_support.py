@@ -5,17 +5,16 @@ from __future__ import annotations
 import email
 import email.policy
 import glob
-import json
 import os
 import re
 import threading
 import time
-import urllib.error
 import urllib.request
 
 from aiosmtpd.controller import Controller
 
 from tests.conftest import free_port
+from tests.livehttp import call  # noqa: F401 - the dashboard tests import it from here
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
 PHONE = {"width": 390, "height": 844}
@@ -63,24 +62,6 @@ def signed_in_page(browser, base: str, token: str, viewport=DESKTOP, allowed_sta
     page.goto(base + "/app/sign-in")
     page.evaluate("t => sessionStorage.setItem('windback.token', t)", token)
     return page, watch
-
-
-def call(base: str, method: str, path: str, body=None, token: str | None = None, key: str | None = None):
-    """(status, parsed JSON) of one API call."""
-    data = json.dumps(body).encode() if body is not None else (b"" if method in ("POST", "PATCH") else None)
-    request = urllib.request.Request(base + "/api/v1" + path, method=method, data=data)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", "Bearer " + token)
-    if key:
-        request.add_header("X-API-Key", key)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        return error.code, json.loads(raw) if raw else None
 
 
 def signup(base: str, email_address: str, password: str = "correct horse", name: str = "Test User") -> str:

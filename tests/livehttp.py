@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 import urllib.error
 import urllib.request
 
@@ -37,3 +38,13 @@ def owner_with_project(base: str, slug: str = "acme") -> tuple[str, dict]:
     status, body = call(base, "POST", "/projects", {"name": slug.title(), "slug": slug}, token=token)
     assert status == 201, body
     return token, body["data"]
+
+
+def wait_for(predicate, timeout: float = 30.0) -> bool:
+    """Poll `predicate` until it is true (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False

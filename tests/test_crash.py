@@ -15,7 +15,7 @@ import pytest
 
 from store.db import unit_of_work
 from store.models import ChurnEvent, IdempotencyKey
-from tests.livehttp import call, owner_with_project
+from tests.livehttp import call, owner_with_project, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -165,11 +165,3 @@ def test_signed_webhooks_and_tracked_events_mixed_survive_kill_9_and_replays_add
     assert len(events) == len(set(events)), "no tracked event stored twice"
     assert len(churned) == len(set(churned)) == 300, "one churn event per failed payment"
 
-
-def wait_for(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False

@@ -13,7 +13,7 @@ import pytest
 from store.db import unit_of_work
 from store.webhooks import WebhookEvent
 from tests.conftest import PG_URL
-from tests.livehttp import call, owner_with_project
+from tests.livehttp import call, owner_with_project, wait_for
 
 pytestmark = pytest.mark.slow
 needs_postgres = pytest.mark.skipif(not PG_URL, reason="several processes share one PostgreSQL database "
@@ -33,14 +33,6 @@ def children_of(pid: int) -> list[int]:
                 found.append(int(entry))
     return found
 
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def port_is_free(port: int) -> bool:

@@ -12,6 +12,7 @@ from store.db import unit_of_work
 from store.models import Project
 from store.tracking import TrackedEvent
 from tests.conftest import table_count
+from tests.livehttp import call
 
 
 @pytest.fixture
@@ -132,26 +133,14 @@ async def test_plan_limit_counts_requests_not_events(strict_limits, api):
 
 # --- durability: kill -9 during a load --------------------------------------------------------
 
-def _call(port, method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                     headers={"Content-Type": "application/json", **(headers or {})})
-        response = conn.getresponse()
-        return response.status, json.loads(response.read() or b"null")
-    finally:
-        conn.close()
-
-
 @pytest.mark.slow
 def test_kill_9_during_load_loses_no_acknowledged_event(live_server):
     server = live_server()
-    status, body = _call(server.port, "POST", "/api/v1/auth/register",
-                         {"email": "ops@example.com", "password": "correct horse"})
+    status, body = call(server.url, "POST", "/auth/register",
+                        {"email": "ops@example.com", "password": "correct horse"})
     assert status == 201, body
     token = body["data"]["token"]
-    status, body = _call(server.port, "POST", "/api/v1/projects", {"name": "Load"},
-                         {"Authorization": f"Bearer {token}"})
+    status, body = call(server.url, "POST", "/projects", {"name": "Load"}, token=token)
     assert status == 201, body
     key, project_id = body["data"]["secret_key"], body["data"]["id"]
 
@@ -195,8 +184,7 @@ def test_kill_9_during_load_loses_no_acknowledged_event(live_server):
     assert len(acknowledged) >= 600  # the kill came during the load, not before it
 
     restarted = live_server()  # starts cleanly on the crashed database
-    status, _ = _call(restarted.port, "POST", "/api/v1/track", {"event": "after", "customer_id": "x"},
-                      {"X-API-Key": key})
+    status, _ = call(restarted.url, "POST", "/track", {"event": "after", "customer_id": "x"}, key=key)
     assert status == 202
     with unit_of_work():
         kept = {row.customer_id for row in TrackedEvent.select(TrackedEvent.customer_id)

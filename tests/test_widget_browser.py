@@ -10,6 +10,7 @@ import pytest
 
 from store.cancel_flow import CancelFlowSubmission
 from store.db import unit_of_work
+from tests.livehttp import call
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -31,31 +32,20 @@ SHOP_PAGE = """<!doctype html>
 </body></html>"""
 
 
-def call(server, method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    try:
-        conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                     headers={"Content-Type": "application/json", **(headers or {})})
-        response = conn.getresponse()
-        return response.status, json.loads(response.read() or b"null")
-    finally:
-        conn.close()
-
-
 @pytest.fixture
 def windback(live_server):
     """A running server with a project whose `too_expensive` offer is 30% off for 2 months."""
     server = live_server()
-    status, body = call(server, "POST", "/api/v1/auth/register", {"email": "owner@shop.example",
+    status, body = call(server.url, "POST", "/auth/register", {"email": "owner@shop.example",
                                                                   "password": "correct horse"})
     assert status == 201, body
-    auth = {"Authorization": f"Bearer {body['data']['token']}"}
-    status, body = call(server, "POST", "/api/v1/projects", {"name": "Shop", "slug": "shop"}, auth)
+    token = body["data"]["token"]
+    status, body = call(server.url, "POST", "/projects", {"name": "Shop", "slug": "shop"}, token=token)
     assert status == 201, body
     project = body["data"]
-    status, body = call(server, "PATCH", "/api/v1/projects/shop", {"settings": {"cancel_flow": {
+    status, body = call(server.url, "PATCH", "/projects/shop", {"settings": {"cancel_flow": {
         "offers": {"too_expensive": {"type": "discount", "percent_off": 30, "months": 2}},
-        "theme": {"accent_color": "#0f766e"}}}}, auth)
+        "theme": {"accent_color": "#0f766e"}}}}, token=token)
     assert status == 200, body
     return server, project
 
@@ -92,8 +82,8 @@ def shop(windback):
 
 
 def churn_events(server, project, email):
-    status, body = call(server, "GET", f"/api/v1/projects/shop/churn-events?customer_email={email}",
-                        headers={"X-API-Key": project["secret_key"]})
+    status, body = call(server.url, "GET", f"/projects/shop/churn-events?customer_email={email}",
+                        key=project["secret_key"])
     assert status == 200, body
     return body["data"]
 
