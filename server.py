@@ -17,7 +17,8 @@ from actors.project import start_project_actor
 from actors.registry import ProjectActors
 from config import VERSION, ConfigError, Settings, load_settings
 from handlers import all_routes
-from handlers.base import NotFoundHandler, log_request
+from handlers.base import NotFoundHandler
+from handlers.request_log import log_request
 from handlers.ratelimit import RateLimiter
 from services.context import Context
 from services.mailer import make_mailer

@@ -123,16 +123,23 @@ def list_members(project_id: str, sort: str, order: str, offset: int, limit: int
     return [member_json(m) for m in rows], total
 
 
+def _check_member_change(project_id: str, actor_id: str, target_user_id: str, new_role: str | None) -> Membership:
+    """Inside a team transaction: the target membership, if the actor may change it (to
+    `new_role`, or remove it when None) and a project keeps at least one owner."""
+    lock_project(project_id)
+    actor_role = _role_of(project_id, actor_id)
+    target = _membership(project_id, target_user_id)
+    if target is None:
+        raise not_found("Member")
+    check_member_change(actor_role, target.role, new_role)
+    if target.role == "owner" and new_role != "owner" and _owner_count(project_id) <= 1:
+        raise conflict("This is the project's last owner; make someone else owner first")
+    return target
+
+
 def change_role(project_id: str, actor_id: str, target_user_id: str, new_role: str) -> dict:
     with transaction():
-        lock_project(project_id)
-        actor_role = _role_of(project_id, actor_id)
-        target = _membership(project_id, target_user_id)
-        if target is None:
-            raise not_found("Member")
-        check_member_change(actor_role, target.role, new_role)
-        if target.role == "owner" and new_role != "owner" and _owner_count(project_id) <= 1:
-            raise conflict("This is the project's last owner; make someone else owner first")
+        target = _check_member_change(project_id, actor_id, target_user_id, new_role)
         (Membership.update(role=new_role)
          .where((Membership.project == project_id) & (Membership.user == target_user_id)).execute())
         target.role = new_role
@@ -141,14 +148,7 @@ def change_role(project_id: str, actor_id: str, target_user_id: str, new_role: s
 
 def remove_member(project_id: str, actor_id: str, target_user_id: str) -> None:
     with transaction():
-        lock_project(project_id)
-        actor_role = _role_of(project_id, actor_id)
-        target = _membership(project_id, target_user_id)
-        if target is None:
-            raise not_found("Member")
-        check_member_change(actor_role, target.role)
-        if target.role == "owner" and _owner_count(project_id) <= 1:
-            raise conflict("This is the project's last owner; make someone else owner first")
+        _check_member_change(project_id, actor_id, target_user_id, None)
         (Membership.delete()
          .where((Membership.project == project_id) & (Membership.user == target_user_id)).execute())
 
