@@ -17,6 +17,26 @@ function busy(form, on) {
   form.setAttribute("aria-busy", String(on));
 }
 
+// A form whose submit runs `action` while the form is busy; an API error is shown in
+// `messages` and the form is usable again. `action` returns true to stay on the page (else it
+// has navigated away and the form stays disabled).
+function authForm(messages, submitLabel, action, ...fields) {
+  const form = h("form", {
+    class: "stack",
+    async onsubmit(e) {
+      e.preventDefault();
+      busy(form, true);
+      try {
+        if (await action()) busy(form, false);
+      } catch (error) {
+        busy(form, false);
+        showError(messages, error);
+      }
+    },
+  }, ...fields, h("button", { type: "submit", class: "button primary" }, submitLabel));
+  return form;
+}
+
 function card(title, ...content) {
   document.title = `${title} · Windback`;
   return h("section", { class: "card auth-card" }, h("h1", {}, title), ...content);
@@ -28,22 +48,11 @@ export async function signIn(main, ctx) {
   if (ctx.query.get("reset")) showNotice(messages, "Your password was changed. Sign in with the new one.");
   const email = h("input", { type: "email", name: "email", autocomplete: "email", required: true });
   const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true });
-  const form = h("form", {
-    class: "stack", novalidate: false,
-    async onsubmit(e) {
-      e.preventDefault();
-      busy(form, true);
-      try {
-        const { data } = await call("POST", "/auth/login", { body: { email: email.value, password: password.value }, auth: false });
-        session.token = data.token;
-        ctx.navigate(nextPath(ctx), { replace: true });
-      } catch (error) {
-        busy(form, false);
-        showError(messages, error);
-      }
-    },
-  }, field("Email", email), field("Password", password),
-  h("button", { type: "submit", class: "button primary" }, "Sign in"));
+  const form = authForm(messages, "Sign in", async () => {
+    const { data } = await call("POST", "/auth/login", { body: { email: email.value, password: password.value }, auth: false });
+    session.token = data.token;
+    ctx.navigate(nextPath(ctx), { replace: true });
+  }, field("Email", email), field("Password", password));
   main.append(card("Sign in", messages, form,
     h("p", { class: "links" }, h("a", { href: "/app/forgot-password" }, "Forgot your password?")),
     h("p", { class: "links" }, "New here? ", h("a", { href: keepNext(ctx, "/app/register") }, "Create an account"))));
@@ -54,24 +63,13 @@ export async function register(main, ctx) {
   const name = h("input", { type: "text", name: "name", autocomplete: "name" });
   const email = h("input", { type: "email", name: "email", autocomplete: "email", required: true });
   const password = h("input", { type: "password", name: "password", autocomplete: "new-password", required: true });
-  const form = h("form", {
-    class: "stack",
-    async onsubmit(e) {
-      e.preventDefault();
-      busy(form, true);
-      try {
-        const body = { email: email.value, password: password.value };
-        if (name.value.trim()) body.name = name.value.trim();
-        const { data } = await call("POST", "/auth/register", { body, auth: false });
-        session.token = data.token;
-        ctx.navigate(nextPath(ctx), { replace: true });
-      } catch (error) {
-        busy(form, false);
-        showError(messages, error);
-      }
-    },
-  }, field("Name", name), field("Email", email), field("Password", password, "At least 8 characters."),
-  h("button", { type: "submit", class: "button primary" }, "Create account"));
+  const form = authForm(messages, "Create account", async () => {
+    const body = { email: email.value, password: password.value };
+    if (name.value.trim()) body.name = name.value.trim();
+    const { data } = await call("POST", "/auth/register", { body, auth: false });
+    session.token = data.token;
+    ctx.navigate(nextPath(ctx), { replace: true });
+  }, field("Name", name), field("Email", email), field("Password", password, "At least 8 characters."));
   main.append(card("Create your account", messages, form,
     h("p", { class: "links" }, "Already have an account? ", h("a", { href: keepNext(ctx, "/app/sign-in") }, "Sign in"))));
 }
@@ -79,20 +77,11 @@ export async function register(main, ctx) {
 export async function forgotPassword(main) {
   const messages = h("div", { class: "messages", "aria-live": "polite" });
   const email = h("input", { type: "email", name: "email", autocomplete: "email", required: true });
-  const form = h("form", {
-    class: "stack",
-    async onsubmit(e) {
-      e.preventDefault();
-      busy(form, true);
-      try {
-        await call("POST", "/auth/forgot-password", { body: { email: email.value }, auth: false });
-        showNotice(messages, "If an account uses this address, we sent it a link to reset the password. It is valid for one hour.");
-      } catch (error) {
-        showError(messages, error);
-      }
-      busy(form, false);
-    },
-  }, field("Email", email), h("button", { type: "submit", class: "button primary" }, "Send reset link"));
+  const form = authForm(messages, "Send reset link", async () => {
+    await call("POST", "/auth/forgot-password", { body: { email: email.value }, auth: false });
+    showNotice(messages, "If an account uses this address, we sent it a link to reset the password. It is valid for one hour.");
+    return true;
+  }, field("Email", email));
   main.append(card("Reset your password", h("p", {}, "We will email you a link to choose a new password."), messages, form,
     h("p", { class: "links" }, h("a", { href: "/app/sign-in" }, "Back to sign in"))));
 }
@@ -107,20 +96,10 @@ export async function resetPassword(main, ctx) {
     return;
   }
   const password = h("input", { type: "password", name: "password", autocomplete: "new-password", required: true });
-  const form = h("form", {
-    class: "stack",
-    async onsubmit(e) {
-      e.preventDefault();
-      busy(form, true);
-      try {
-        await call("POST", "/auth/reset-password", { body: { token, password: password.value }, auth: false });
-        session.signOut();
-        ctx.navigate("/app/sign-in?reset=1", { replace: true });
-      } catch (error) {
-        busy(form, false);
-        showError(messages, error);
-      }
-    },
-  }, field("New password", password, "At least 8 characters."), h("button", { type: "submit", class: "button primary" }, "Set password"));
+  const form = authForm(messages, "Set password", async () => {
+    await call("POST", "/auth/reset-password", { body: { token, password: password.value }, auth: false });
+    session.signOut();
+    ctx.navigate("/app/sign-in?reset=1", { replace: true });
+  }, field("New password", password, "At least 8 characters."));
   main.append(card("Choose a new password", messages, form));
 }
