@@ -11,6 +11,8 @@ import queue
 from dataclasses import dataclass, field
 from typing import Any
 
+from store.errors import DomainError
+
 
 @dataclass
 class Call:
@@ -51,13 +53,13 @@ class ActorRestarted(Exception):
 
 
 class BridgedActorMixin:
-    """`on_receive` for `Call` messages. Expected errors (`ApiError`) go back to the caller and
+    """`on_receive` for `Call` messages. Expected errors (`store.errors.DomainError`) go back to the caller and
     the actor lives on; anything else goes back too and then crashes the actor, so the registry
     starts a fresh one for the next message (state lives in the store, not here).
 
     Group commit: calls already waiting in the inbox when the actor takes one are applied
     together, in order, in one database transaction; each command's own `transaction()` becomes
-    a savepoint inside it, so an `ApiError` raised inside it undoes that command only. Replies go
+    a savepoint inside it, so a `DomainError` raised inside it undoes that command only. Replies go
     out only after the batch committed, so an answered change is durable. A crash undoes the
     whole batch; the other calls of the batch are then sent again to the fresh actor
     (`ActorRestarted`).
@@ -87,11 +89,9 @@ class BridgedActorMixin:
         return None
 
     def _apply_one(self, message: Call) -> None:
-        from handlers.errors import ApiError
-
         try:
             result = getattr(self, message.method)(*message.args, **message.kwargs)
-        except ApiError as error:
+        except DomainError as error:
             message.fail(error)
             return
         except BaseException as error:
@@ -100,7 +100,6 @@ class BridgedActorMixin:
         message.resolve(result)
 
     def _apply_batch(self, batch: list[Call]) -> None:
-        from handlers.errors import ApiError
         from store.db import unit_of_work
 
         outcomes = []
@@ -113,7 +112,7 @@ class BridgedActorMixin:
                     # transaction is kept, exactly as when it runs alone.
                     try:
                         outcomes.append((current, getattr(self, current.method)(*current.args, **current.kwargs), None))
-                    except ApiError as error:
+                    except DomainError as error:
                         outcomes.append((current, None, error))
         except BaseException as error:
             current.fail(error)

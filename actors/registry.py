@@ -16,7 +16,7 @@ from typing import Callable
 import pykka
 
 from actors.bridge import ActorRestarted, Call
-from handlers.errors import ApiError
+from store.errors import DomainError, TimedOut, Unavailable
 
 log = logging.getLogger("windback.actors")
 
@@ -38,7 +38,7 @@ class ProjectActors:
     def _ref(self, project_id: str, replace: bool = False) -> pykka.ActorRef:
         with self._lock:
             if self._stopping:
-                raise ApiError(503, "UNAVAILABLE", "The server is shutting down")
+                raise Unavailable("The server is shutting down")
             entry = self._actors.get(project_id)
             if entry is None or replace or not entry[0].is_alive():
                 if entry is not None and not entry[0].is_alive():
@@ -66,7 +66,7 @@ class ProjectActors:
                 result = await future
             except ActorRestarted:
                 continue  # queued behind a crash, never ran: send it to the fresh actor
-            except ApiError:
+            except DomainError:
                 raise
             except Exception:
                 self._forget(project_id, ref)  # that actor is crashing; the next call starts a fresh one
@@ -75,7 +75,7 @@ class ProjectActors:
                 timer.cancel()
             break
         else:
-            raise ApiError(503, "UNAVAILABLE", "The project's work queue is restarting; retry")
+            raise Unavailable("The project's work queue is restarting; retry")
         if self._on_change is not None:
             self._on_change(project_id)
         return result
@@ -114,7 +114,7 @@ class ProjectActors:
 
 def _expire(future: asyncio.Future) -> None:
     if not future.done():
-        future.set_exception(ApiError(504, "TIMEOUT", "The project's work queue did not answer in time"))
+        future.set_exception(TimedOut("The project's work queue did not answer in time"))
 
 
 class AsyncActorProxy:

@@ -19,7 +19,7 @@ import tornado.httputil
 import tornado.ioloop
 import tornado.web
 
-from handlers.errors import STATUS_CODES, ApiError, forbidden, not_found, unauthorized
+from handlers.errors import STATUS_CODES, ApiError, DomainError, forbidden, http_status, not_found, unauthorized
 from handlers.validation import Choice, Integer, Schema
 from services.context import Context, KeyOwner
 from services.security import mask_key_in_text, read_jwt, sha256_hex
@@ -106,7 +106,7 @@ class BaseHandler(tornado.web.RequestHandler):
         return None  # handlers that support conditional GETs compute their own
 
     def log_exception(self, typ, value, tb) -> None:
-        if isinstance(value, (ApiError, tornado.web.HTTPError)):
+        if isinstance(value, (DomainError, tornado.web.HTTPError)):
             return  # an answer, not a failure; the request line is logged by log_request
         log.error("unhandled error in %s %s (request %s)", self.request.method,
                   mask_key_in_text(self.request.path), getattr(self, "request_id", "-"),
@@ -143,8 +143,9 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(error, ApiError):
-            api_error = error
+        if isinstance(error, DomainError):
+            api_error = error if isinstance(error, ApiError) else ApiError(
+                http_status(error), error.code, error.message, error.details, error.headers)
         elif isinstance(error, tornado.web.HTTPError) and status_code in STATUS_CODES:
             api_error = ApiError(status_code, STATUS_CODES[status_code], _http_message(status_code, error))
         else:

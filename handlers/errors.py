@@ -1,40 +1,36 @@
-"""The API's error type. Raised anywhere below a handler; `BaseHandler.write_error` renders it."""
+"""HTTP errors: `ApiError` for answers only the HTTP layer gives (405, 413, 429), and the status
+of each domain error kind (`store/errors.py`). `BaseHandler.write_error` renders both."""
 from __future__ import annotations
 
+from store.errors import (Conflict, DomainError, Forbidden, Invalid, NotFound, TimedOut, Unauthorized, Unavailable,
+                          UpstreamFailed, bad_request, conflict, forbidden, not_found, unauthorized)
 
-class ApiError(Exception):
+__all__ = ["ApiError", "DomainError", "STATUS_CODES", "bad_request", "conflict", "forbidden", "http_status",
+           "not_found", "unauthorized"]
+
+
+class ApiError(DomainError):
+    """An error with an explicit HTTP status."""
+
     def __init__(self, status: int, code: str, message: str, details: list[dict] | None = None,
                  headers: dict[str, str] | None = None):
-        super().__init__(message)
+        super().__init__(message, details, code, headers)
         self.status = status
-        self.code = code
-        self.message = message
-        self.details = details or []
-        self.headers = headers or {}
-
-    def envelope(self) -> dict:
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 
-def not_found(what: str = "Resource") -> ApiError:
-    return ApiError(404, "NOT_FOUND", f"{what} not found")
+_STATUS_BY_KIND = [
+    (Invalid, 400), (Unauthorized, 401), (Forbidden, 403), (NotFound, 404), (Conflict, 409),
+    (UpstreamFailed, 502), (Unavailable, 503), (TimedOut, 504),
+]
 
 
-def conflict(message: str, code: str = "CONFLICT") -> ApiError:
-    return ApiError(409, code, message)
-
-
-def forbidden(message: str = "You do not have permission to do this") -> ApiError:
-    return ApiError(403, "FORBIDDEN", message)
-
-
-def unauthorized(message: str = "Missing or invalid authentication") -> ApiError:
-    return ApiError(401, "UNAUTHORIZED", message)
-
-
-def bad_request(message: str, field: str | None = None) -> ApiError:
-    details = [{"field": field, "message": message}] if field else []
-    return ApiError(400, "VALIDATION_ERROR", message, details)
+def http_status(error: DomainError) -> int:
+    if isinstance(error, ApiError):
+        return error.status
+    for kind, status in _STATUS_BY_KIND:
+        if isinstance(error, kind):
+            return status
+    return 400
 
 
 # Tornado's own HTTP errors (unknown route, method, bodies) mapped to the envelope's codes.

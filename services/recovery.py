@@ -12,7 +12,7 @@ import email.utils
 import html
 import logging
 
-from handlers.errors import ApiError
+from store.errors import UpstreamFailed
 from services.context import Context
 from services.mailer import DeliveryFailed, build_message
 from services.security import sign_payload, verify_signed_payload
@@ -106,11 +106,11 @@ async def send_variant(ctx: Context, project_id: str, event_id: str, variant_id:
         message_id = await ctx.mailer.send(message)
     except DeliveryFailed as error:
         await actor.mark_variant_failed(event_id, variant_id, parts["claim"], str(error))
-        raise ApiError(502, "DELIVERY_FAILED", f"The email was not sent: {error}") from None
+        raise UpstreamFailed(f"The email was not sent: {error}") from None
     except Exception as error:
         await actor.mark_variant_failed(event_id, variant_id, parts["claim"], "the email could not be built")
         if isinstance(error, (ValueError, TypeError)):
             log.warning("variant %s could not be turned into an email: %s", variant_id, error)
-            raise ApiError(502, "DELIVERY_FAILED", "The email could not be built from this variant") from None
+            raise UpstreamFailed("The email could not be built from this variant") from None
         raise
     return await actor.mark_variant_sent(event_id, variant_id, parts["claim"], message_id)

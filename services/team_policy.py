@@ -8,7 +8,7 @@ the database in that transaction. The whole matrix is written out in docs/roles.
 """
 from __future__ import annotations
 
-from handlers.errors import forbidden
+from store.errors import forbidden
 
 # Invitations never make owners: ownership is given by an owner, to someone already in the team.
 INVITABLE_ROLES = ("admin", "member")

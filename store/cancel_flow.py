@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import peewee
 
-from handlers.errors import bad_request, conflict
+from store.errors import bad_request, conflict
 from handlers.validation import (Choice, Field, FieldError, Integer, ListOf, Nested, Schema, String, clean_into,
                                  ValidationFailed)
 from services.security import constant_time_equal

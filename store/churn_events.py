@@ -10,7 +10,7 @@ import re
 
 import peewee
 
-from handlers.errors import conflict, not_found
+from store.errors import conflict, not_found
 from store.db import database, is_sqlite, transaction
 from store.models import OPEN_STATUSES, ChurnEvent, Project, utcnow
 from store.projects import project_settings

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import peewee
 
-from handlers.errors import conflict
+from store.errors import conflict
 from store.db import transaction
 from store.models import User
 

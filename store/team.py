@@ -14,7 +14,7 @@ import datetime as dt
 
 import peewee
 
-from handlers.errors import ApiError, conflict, forbidden, not_found
+from store.errors import Invalid, conflict, forbidden, not_found
 from services.team_policy import check_invite, check_member_change
 from store.db import transaction
 from store.models import BaseModel, Membership, Project, User, new_id, utcnow
@@ -217,5 +217,5 @@ def accept_invitation(token_hash: str, user_id: str) -> tuple[Project, str]:
         return Project.get_by_id(invitation.project_id), invitation.role
 
 
-def _invalid_invitation(message: str) -> ApiError:
-    return ApiError(400, "VALIDATION_ERROR", message, [{"field": "token", "message": message}])
+def _invalid_invitation(message: str) -> Invalid:
+    return Invalid(message, [{"field": "token", "message": message}])

@@ -13,7 +13,7 @@ import secrets
 
 import peewee
 
-from handlers.errors import conflict, not_found
+from store.errors import conflict, not_found
 from store.churn_events import get_event
 from store.db import transaction
 from store.models import BaseModel, ChurnEvent, Project, new_id, utcnow

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from handlers.errors import ApiError
+from handlers.errors import DomainError, http_status
 from store import churn_events as store
 from store.db import unit_of_work
 from store.models import ChurnEvent
@@ -307,8 +307,8 @@ def test_the_database_guards_recovery_without_the_actor(ctx, api, io_loop):
             with unit_of_work():
                 store.mark_recovered(project["id"], event.id, None)
             outcomes.append("ok")
-        except ApiError as error:
-            outcomes.append(error.status)
+        except DomainError as error:
+            outcomes.append(http_status(error))
 
     threads = [threading.Thread(target=recover) for _ in range(8)]
     for thread in threads:

@@ -265,7 +265,7 @@ def test_owners_removing_each_other_in_parallel_never_leave_a_project_without_an
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from handlers.errors import ApiError
+    from handlers.errors import DomainError, http_status
     from store import projects, team, users
     from store.models import Membership
 
@@ -279,8 +279,8 @@ def test_owners_removing_each_other_in_parallel_never_leave_a_project_without_an
             with unit_of_work():
                 team.remove_member(project_id, actor, target)
             return 204
-        except ApiError as error:
-            return error.status
+        except DomainError as error:
+            return http_status(error)
 
     with ThreadPoolExecutor(2) as pool:
         for round_number in range(12):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import cachetools
 
-from handlers.errors import ApiError
+from store.errors import DomainError
 from store import projects
 from store.db import run_db
 from store.group_commit import GroupCommitter
@@ -89,7 +89,7 @@ class WebhookIntake:
                 self._drains[project_id] = False
                 try:
                     applied = await self.ctx.actors.project(project_id).drain_webhooks(DRAIN_BATCH)
-                except ApiError as error:  # shutting down (503) or a slow actor (504): resumed later
+                except DomainError as error:  # shutting down (503) or a slow actor (504): resumed later
                     log.info("webhook events of project %s left for later: %s", project_id, error.message)
                     return
                 except Exception:  # noqa: BLE001 - the events stay stored; the next kick or a replay retries
