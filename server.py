@@ -19,7 +19,7 @@ from config import VERSION, ConfigError, Settings, load_settings
 from handlers import all_routes
 from handlers.base import NotFoundHandler
 from handlers.request_log import log_request
-from handlers.ratelimit import RateLimiter
+from services.ratelimit import RateLimiter
 from services.context import Context
 from services.mailer import make_mailer
 from services.supervisor import fork_children, stop_requested

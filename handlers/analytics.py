@@ -11,7 +11,7 @@ import datetime as dt
 from handlers.base import PROJECT_MEMBER, BaseHandler
 from handlers.churn_events import Currency
 from handlers.responses import ANY_OBJECT, BOOLEAN, INTEGER, STRING, Returns, list_of, obj
-from handlers.validation import Field, FieldError, Integer, Schema, parse_timestamp, validation_error
+from store.validation import Field, FieldError, Integer, Schema, parse_timestamp, validation_error
 from services.analytics_cache import AnalyticsCache
 from store import analytics, analytics_months
 from store.analytics_months import add_months, month_start, months_between

@@ -9,10 +9,10 @@ import tornado.ioloop
 from handlers.base import PUBLIC, SIGNED_IN, BaseHandler
 from handlers.errors import ApiError, bad_request, conflict, unauthorized
 from handlers.responses import BOOLEAN, ME_OUT, SESSION_OUT, Returns, obj
-from handlers.validation import Email, Schema, String
+from store.validation import Email, Schema, String
 from services.mailer import DeliveryFailed, build_message
-from services.security import (PasswordTooLong, check_password, hash_password, issue_jwt, new_token,
-                               sha256_hex)
+from services.security import PasswordTooLong, check_password, hash_password, issue_jwt
+from store.keys import new_token, sha256_hex
 from store import users
 from store.db import run_db
 
@@ -29,7 +29,7 @@ class Password(String):
     def convert(self, value, path, from_query):
         value = super().convert(value, path, from_query)
         if len(value.encode("utf-8")) > 72:
-            from handlers.validation import FieldError
+            from store.validation import FieldError
 
             raise FieldError("must be at most 72 bytes (bcrypt's limit)")
         return value

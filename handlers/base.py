@@ -20,9 +20,10 @@ import tornado.ioloop
 import tornado.web
 
 from handlers.errors import STATUS_CODES, ApiError, DomainError, forbidden, http_status, not_found, unauthorized
-from handlers.validation import Choice, Integer, Schema
+from store.validation import Choice, Integer, Schema
 from services.context import Context, KeyOwner
-from services.security import mask_key_in_text, read_jwt, sha256_hex
+from services.security import read_jwt
+from store.keys import mask_key_in_text, sha256_hex
 from store import idempotency, projects
 from store.db import run_db
 

@@ -16,7 +16,7 @@ import cachetools
 from handlers.base import PUBLIC, BaseHandler
 from handlers.errors import not_found
 from handlers.responses import ANY_OBJECT, BOOLEAN, STRING, Returns, list_of, obj
-from handlers.validation import Boolean, Choice, Email, Field, FieldError, JsonObject, Schema, String
+from store.validation import Boolean, Choice, Email, Field, FieldError, JsonObject, Schema, String
 from store import cancel_flow
 from store.db import run_db
 from store.models import CANCEL_REASONS, utcnow

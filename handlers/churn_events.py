@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from handlers.base import PROJECT_MEMBER, BaseHandler, list_query_schema
 from handlers.responses import CHURN_EVENT_OUT, Returns
-from handlers.validation import Choice, Email, Integer, JsonObject, Schema, String, Timestamp
+from store.validation import Choice, Email, Integer, JsonObject, Schema, String, Timestamp
 from store import churn_events
 from store.db import run_db
 from store.models import CANCEL_REASONS, CHURN_STATUSES, SOURCES

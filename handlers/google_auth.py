@@ -13,7 +13,7 @@ import jwt
 from handlers.auth import AuthHandler
 from handlers.errors import ApiError, bad_request, unauthorized
 from handlers.responses import SESSION_OUT, Returns
-from handlers.validation import Schema, String
+from store.validation import Schema, String
 from services.google_jwks import GoogleKeys, JwksUnavailable
 from store.db import run_db
 from store.google_accounts import user_for_google

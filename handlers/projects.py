@@ -7,7 +7,7 @@ from handlers.base import PROJECT_ADMIN, PROJECT_MEMBER, SIGNED_IN, BaseHandler,
 from handlers.errors import ApiError, conflict, forbidden
 from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_OUT, PROJECT_WITH_ROLE_OUT, ROTATED_KEYS_OUT,
                                 Returns)
-from handlers.validation import Boolean, FieldError, Integer, Nested, Schema, String
+from store.validation import Boolean, FieldError, Integer, Nested, Schema, String
 from store import projects
 from store.cancel_flow import CancelFlowSettings
 from store.db import run_db

@@ -6,7 +6,7 @@ import logging
 
 import tornado.web
 
-from services.security import mask_key_in_text
+from store.keys import mask_key_in_text
 
 log = logging.getLogger("windback.request")
 

@@ -1,7 +1,7 @@
 """The Team endpoints (SPEC 5): invitations, members, and accepting an invitation.
 
 Who may call what is declared per method in `rules` (checked by `BaseHandler`); what depends on
-the target of a change (an admin touching an owner) is decided by `services.team_policy`, inside
+the target of a change (an admin touching an owner) is decided by `store.team_policy`, inside
 the store's transaction. docs/roles.md has the whole matrix.
 """
 from __future__ import annotations
@@ -11,10 +11,10 @@ import logging
 from handlers.base import PROJECT_ADMIN, PROJECT_OWNER, SIGNED_IN, BaseHandler, Rule, list_query_schema
 from handlers.errors import ApiError
 from handlers.responses import PROJECT_OUT, ROLE, STRING, TIMESTAMP, Returns, enum, nullable, obj
-from handlers.validation import Choice, Email, Schema
+from store.validation import Choice, Email, Schema
 from services.mailer import DeliveryFailed, build_message
-from services.security import new_token, sha256_hex
-from services.team_policy import INVITABLE_ROLES
+from store.keys import new_token, sha256_hex
+from store.team_policy import INVITABLE_ROLES
 from store import projects, team, users
 from store.db import run_db
 from store.models import ROLES
@@ -116,7 +116,7 @@ class MemberHandler(BaseHandler):
     """Change a member's role, or remove a member."""
 
     # Changing roles is for owners; removing is for admins too, except removing an owner, which
-    # services.team_policy refuses to admins.
+    # store.team_policy refuses to admins.
     rules = {"PATCH": PROJECT_OWNER, "DELETE": PROJECT_ADMIN}
     body_schemas = {"PATCH": ROLE_CHANGE}
     response_schemas = {"PATCH": Returns(MEMBER_OUT), "DELETE": Returns(None, status=204)}

@@ -12,7 +12,7 @@ import json
 from handlers.base import KEY_ONLY, BaseHandler
 from handlers.errors import ApiError
 from handlers.responses import INTEGER, OneOf, Returns, obj
-from handlers.validation import (Email, Field, FieldError, ListOf, Nested, Schema, String, Timestamp,
+from store.validation import (Email, Field, FieldError, ListOf, Nested, Schema, String, Timestamp,
                                  ValidationFailed, validation_error)
 from store import tracking
 

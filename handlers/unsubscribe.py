@@ -14,7 +14,7 @@ import html
 from handlers.base import PUBLIC, BaseHandler
 from handlers.errors import bad_request
 from handlers.responses import BOOLEAN, STRING, Returns, obj
-from handlers.validation import Schema, String
+from store.validation import Schema, String
 from services.recovery import read_unsubscribe_token
 from store import suppressions
 from store.db import run_db

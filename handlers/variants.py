@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from handlers.base import PAGE_FIELDS, PROJECT_MEMBER, BaseHandler
 from handlers.responses import STRING, TIMESTAMP, Returns, enum, nullable, obj
-from handlers.validation import Choice, Schema, String
+from store.validation import Choice, Schema, String
 from services import recovery
 from services.writers import text_to_html
 from store import variants

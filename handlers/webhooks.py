@@ -12,8 +12,9 @@ import json
 from handlers.base import PUBLIC, BaseHandler
 from handlers.errors import ApiError, bad_request, not_found
 from handlers.responses import BOOLEAN, Documented, Returns, obj
-from handlers.validation import ValidationFailed, validation_error
-from services.webhooks import mapping, verify
+from store.validation import ValidationFailed, validation_error
+from services.webhooks import verify
+from store import webhook_mapping as mapping
 from services.webhooks.intake import intake_for
 from store.webhooks import Delivery
 

@@ -11,7 +11,7 @@ import sys
 
 import _common
 
-from handlers.validation import _EMAIL
+from store.validation import _EMAIL
 from services.security import hash_password_sync
 from store import users
 from store.db import unit_of_work

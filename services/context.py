@@ -10,7 +10,7 @@ import cachetools
 
 from actors.registry import ProjectActors
 from config import Settings
-from handlers.ratelimit import RateLimiter
+from services.ratelimit import RateLimiter
 
 
 @dataclass(frozen=True)

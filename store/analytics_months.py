@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from peewee import SQL, Case, fn
 
-from services import forecasting
+from store import forecasting
 from store.analytics import Scope, add_amount, month_label, month_of, rate, recovered_amount, seconds_between
 from store.models import ChurnEvent
 

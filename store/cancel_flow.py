@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import peewee
 
 from store.errors import bad_request, conflict
-from handlers.validation import (Choice, Field, FieldError, Integer, ListOf, Nested, Schema, String, clean_into,
+from store.validation import (Choice, Field, FieldError, Integer, ListOf, Nested, Schema, String, clean_into,
                                  ValidationFailed)
-from services.security import constant_time_equal
+from store.keys import constant_time_equal
 from store.db import transaction
 from store.models import CANCEL_REASONS, OPEN_STATUSES, BaseModel, ChurnEvent, Project, ProjectKey, utcnow
 from store.projects import project_settings

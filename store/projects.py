@@ -6,8 +6,7 @@ import re
 
 import peewee
 
-from services.security import (constant_time_equal, is_masked, mask, new_public_key, new_secret_key,
-                               sha256_hex)
+from store.keys import constant_time_equal, is_masked, mask, new_public_key, new_secret_key, sha256_hex
 from store.db import is_sqlite, transaction
 from store.models import Membership, Project, ProjectKey, User, utcnow
 from store.serialize import dumps, iso, loads_object

@@ -2,7 +2,7 @@
 
 Every transition runs in one transaction that first locks the project's row (PostgreSQL; on
 SQLite the IMMEDIATE write transaction already serializes writers), re-reads the caller's role,
-asks `services.team_policy` whether the caller may do it, and only then writes. So two owners
+asks `store.team_policy` whether the caller may do it, and only then writes. So two owners
 removing each other at once cannot leave a project without an owner, and an accepted invitation
 cannot be accepted again (conditional UPDATE ... WHERE accepted_at IS NULL).
 
@@ -15,7 +15,7 @@ import datetime as dt
 import peewee
 
 from store.errors import Invalid, conflict, forbidden, not_found
-from services.team_policy import check_invite, check_member_change
+from store.team_policy import check_invite, check_member_change
 from store.db import transaction
 from store.models import BaseModel, Membership, Project, User, new_id, utcnow
 from store.projects import lock_project

@@ -1,6 +1,6 @@
 """What a stored webhook event does to churn events, applied exactly once.
 
-`apply_stored_event` claims the stored event, maps its payload (`services.webhooks.mapping`),
+`apply_stored_event` claims the stored event, maps its payload (`store.webhook_mapping`),
 changes the churn events and marks the stored event `processed`, all in one transaction: the
 effect and the mark commit together or not at all, so applying the same stored event again (a
 replay, a second process) changes nothing. A failure rolls the attempt back and records
@@ -22,7 +22,7 @@ import logging
 
 import peewee
 
-from services.webhooks.mapping import Action, normalize
+from store.webhook_mapping import Action, normalize
 from store import churn_events, webhooks
 from store.db import transaction
 from store.models import OPEN_STATUSES, ChurnEvent, utcnow

@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from handlers.cancel_flow import config_cache
-from handlers.ratelimit import RateLimiter
+from services.ratelimit import RateLimiter
 from store.db import unit_of_work
 from store.tracking import TrackedEvent
 from tests.livehttp import call, owner_with_project

@@ -13,7 +13,7 @@ from handlers import all_routes
 from handlers.base import PROJECT_MEMBER, BaseHandler
 from handlers.openapi import build_document, render, routes_and_methods
 from handlers.responses import STRING, Returns, obj
-from handlers.validation import Integer, Schema, String
+from store.validation import Integer, Schema, String
 from tests.conftest import ROOT
 
 COMMITTED = os.path.join(ROOT, "docs", "openapi.json")

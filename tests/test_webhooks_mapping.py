@@ -1,7 +1,7 @@
 """The mapping from provider payloads to churn and recovery: amounts per month, customers, reasons."""
 import pytest
 
-from services.webhooks.mapping import MappingError, normalize
+from store.webhook_mapping import MappingError, normalize
 
 
 def stripe(event_type, obj, **extra):

@@ -122,7 +122,7 @@ async def test_a_changed_secret_applies_at_once(api):
 
 @pytest.mark.gen_test
 async def test_deliveries_are_rate_limited_per_public_key(api, ctx):
-    from handlers.ratelimit import RateLimiter
+    from services.ratelimit import RateLimiter
 
     _, acme = await webhook_project(api, "acme")
     _, beta = await webhook_project(api, "beta")

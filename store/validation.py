@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any, Callable
 
-from handlers.errors import ApiError
+from store.errors import Invalid
 
 MISSING = object()
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
@@ -316,10 +316,10 @@ def clean_into(problems: list[dict], field: Field, value: Any, path: str, from_q
     return None
 
 
-def validation_error(details: list[dict]) -> ApiError:
+def validation_error(details: list[dict]) -> Invalid:
     first = details[0]
     message = f"{first['field']}: {first['message']}" if len(details) == 1 else f"{len(details)} fields are invalid"
-    return ApiError(400, "VALIDATION_ERROR", message, details)
+    return Invalid(message, details)
 
 
 def parse_timestamp(value: str) -> dt.datetime | None:

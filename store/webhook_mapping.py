@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from handlers.validation import Choice, Email, Integer, JsonObject, Schema, String, Timestamp
+from store.validation import Choice, Email, Integer, JsonObject, Schema, String, Timestamp
 from store.models import CANCEL_REASONS
 
 HANDLED_TYPES = {
