@@ -21,6 +21,7 @@ from handlers.base import NotFoundHandler
 from handlers.request_log import log_request
 from services.ratelimit import RateLimiter
 from services.context import Context
+from services.job_kinds import scheduler_for
 from services.mailer import make_mailer
 from services.supervisor import fork_children, stop_requested
 from services.webhooks.intake import resume_unapplied
@@ -102,6 +103,7 @@ class Server:
                                                reuse_port=reuse_port)
         self.http.add_sockets(sockets)
         self.tasks = start_background_tasks(self.ctx)
+        scheduler_for(self.ctx).start()
         return sockets[0].getsockname()[1]
 
     async def stop(self, grace: float = 10.0) -> None:
@@ -115,6 +117,7 @@ class Server:
             if self.ctx.in_flight:
                 log.warning("%d requests still in flight after %.0f s; stopping anyway", self.ctx.in_flight, grace)
             await self.http.close_all_connections()
+        await scheduler_for(self.ctx).shutdown()  # runs in progress finish; nothing new is claimed
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.ctx.stop_services)  # writers flush what they hold
         await loop.run_in_executor(None, self.ctx.actors.stop_all)

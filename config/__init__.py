@@ -57,6 +57,7 @@ class Settings:
     actor_idle_seconds: float = 300.0
     jwt_ttl_seconds: int = 24 * 3600
     db_workers: int = 8
+    scheduler_poll_seconds: float = 1.0  # how often the durable scheduler looks for due jobs
 
     @property
     def rate_limiting(self) -> bool:
@@ -211,6 +212,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["db_workers"] = _int("WINDBACK_DB_WORKERS", v, 1, 256)
     if (v := get("WINDBACK_JWT_TTL_SECONDS")) is not None:
         values["jwt_ttl_seconds"] = _int("WINDBACK_JWT_TTL_SECONDS", v, 60, 90 * 24 * 3600)
+    if (v := get("WINDBACK_SCHEDULER_POLL_SECONDS")) is not None:
+        values["scheduler_poll_seconds"] = _float("WINDBACK_SCHEDULER_POLL_SECONDS", v, 0.05)
 
     settings = Settings(**values)
     public_url = get("WINDBACK_PUBLIC_URL")
