@@ -10,12 +10,13 @@ import pykka
 from actors.bridge import BridgedActorMixin, close_thread_connection
 from actors.cancel_flow import CancelFlowCommands
 from actors.churn_events import ChurnEventCommands
+from actors.payment_recoveries import PaymentRecoveryCommands
 from actors.variants import VariantCommands
 from actors.webhooks import WebhookCommands
 
 
 class ProjectActor(BridgedActorMixin, ChurnEventCommands, VariantCommands, CancelFlowCommands, WebhookCommands,
-                   pykka.ThreadingActor):
+                   PaymentRecoveryCommands, pykka.ThreadingActor):
     def __init__(self, project_id: str):
         super().__init__()
         self.project_id = project_id

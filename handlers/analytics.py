@@ -13,7 +13,7 @@ from handlers.churn_events import Currency
 from handlers.responses import ANY_OBJECT, BOOLEAN, INTEGER, STRING, Returns, list_of, obj
 from store.validation import Field, FieldError, Integer, Schema, parse_timestamp, validation_error
 from services.analytics_cache import AnalyticsCache
-from store import analytics, analytics_months
+from store import analytics, analytics_months, payment_recovery_views
 from store.analytics_months import add_months, month_start, months_between
 from store.db import run_db
 from store.models import utcnow
@@ -59,6 +59,10 @@ STATS_OUT = obj({
     "by_status": {"type": "object", "additionalProperties": {"type": "integer"}},
     "by_variant": list_of(obj({"strategy": STRING, "tone": STRING, "sent": INTEGER, "recovered": INTEGER,
                                "recovery_rate": RATE}, extra=True)),
+    "payment_recovery": obj({"opened": INTEGER, "recovered": INTEGER, "failed": INTEGER, "stopped": INTEGER,
+                             "open": INTEGER, "recovery_rate": RATE, "amount_due_cents": PER_CURRENCY,
+                             "amount_recovered_cents": PER_CURRENCY,
+                             "recovered_after_step": {"type": "object", "additionalProperties": {"type": "integer"}}}),
 })
 COHORTS_OUT = obj({"cohorts": list_of(obj({"cohort": STRING, "churned": INTEGER, "recovered": INTEGER,
                                            "recovered_within": ANY_OBJECT, "recovery_rate": RATE},
@@ -130,8 +134,12 @@ class StatsHandler(AnalyticsHandler):
         # takes as long as the slowest rather than the sum.
         parts = await asyncio.gather(run_db(analytics.event_groups, scope, now),
                                      run_db(analytics.sends_and_submissions, scope),
-                                     run_db(analytics.recoveries_by_kind, scope))
-        return analytics.combine(*parts)
+                                     run_db(analytics.recoveries_by_kind, scope),
+                                     run_db(payment_recovery_views.stats, scope.project_id, scope.start, scope.end,
+                                            scope.currency))
+        answer = analytics.combine(*parts[:3])
+        answer["payment_recovery"] = parts[3]  # failed payments started in the range (docs/dunning.md)
+        return answer
 
 
 class CohortsHandler(AnalyticsHandler):

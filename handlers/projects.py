@@ -7,7 +7,7 @@ from handlers.base import PROJECT_ADMIN, PROJECT_MEMBER, SIGNED_IN, BaseHandler,
 from handlers.errors import ApiError, conflict, forbidden
 from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_OUT, PROJECT_WITH_ROLE_OUT, ROTATED_KEYS_OUT,
                                 Returns)
-from store.validation import Boolean, FieldError, Integer, Nested, Schema, String
+from store.validation import Boolean, Field, FieldError, Integer, ListOf, Nested, Schema, String
 from store import projects
 from store.cancel_flow import CancelFlowSettings
 from store.db import run_db
@@ -27,6 +27,29 @@ class MailFrom(String):
         return value
 
 
+class Hours(Field):
+    """Hours after the failed payment: a number >= 0 (fractions allowed), at most a year."""
+
+    type_name = "number"
+
+    def convert(self, value, path, from_query):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise FieldError("must be a number of hours")
+        if not 0 <= value <= 24 * 366:
+            raise FieldError("must be between 0 and 8784 hours")
+        return value
+
+    def _schema(self):
+        return {"type": "number", "minimum": 0, "maximum": 24 * 366}
+
+
+def _steps_in_order(dunning: dict) -> list[dict]:
+    hours = [step["after_hours"] for step in dunning.get("steps") or []]
+    if hours != sorted(hours):
+        return [{"field": "dunning.steps", "message": "steps must be in order of after_hours"}]
+    return []
+
+
 def _webhook_secret():
     return String(min_length=8, max_length=500, nullable=True)
 
@@ -39,6 +62,10 @@ SETTINGS = Schema({
     "razorpay_webhook_secret": _webhook_secret(),
     "custom_webhook_secret": _webhook_secret(),
     "cancel_flow": CancelFlowSettings(nullable=True),  # null: back to the defaults
+    "dunning": Nested(Schema({
+        "enabled": Boolean(),
+        "steps": ListOf(Nested(Schema({"after_hours": Hours(required=True)})), min_items=0, max_items=10),
+    }, check=_steps_in_order), nullable=True),  # null: back to the defaults
 })
 CREATE = Schema({
     "name": String(required=True, min_length=1, max_length=200),

@@ -5,11 +5,12 @@ process's one scheduler with all of them (started by `server.Server.listen`).
 """
 from __future__ import annotations
 
+from services.dunning import DUNNING_EMAIL
 from services.scheduler import JobKind, Scheduler
 
 
 def job_kinds() -> list[JobKind]:
-    return []
+    return [DUNNING_EMAIL]
 
 
 def scheduler_for(ctx) -> Scheduler:

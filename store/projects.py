@@ -14,6 +14,8 @@ from store.serialize import dumps, iso, loads_object
 ROLE_RANK = {"member": 1, "admin": 2, "owner": 3}
 SECRET_SETTINGS = ("stripe_webhook_secret", "razorpay_webhook_secret", "custom_webhook_secret")
 DEFAULT_SETTINGS = {"mail_from": None, "brand_name": None, "lost_after_days": 90}
+# Failed-payment emails: one per step, `after_hours` after the payment failed (docs/dunning.md).
+DEFAULT_DUNNING = {"enabled": True, "steps": [{"after_hours": 0}, {"after_hours": 72}, {"after_hours": 168}]}
 
 
 class SlugTaken(Exception):
@@ -23,6 +25,8 @@ class SlugTaken(Exception):
 def project_settings(project: Project) -> dict:
     settings = dict(DEFAULT_SETTINGS)
     settings.update(loads_object(project.settings))
+    dunning = settings.get("dunning")
+    settings["dunning"] = {**DEFAULT_DUNNING, **(dunning if isinstance(dunning, dict) else {})}
     return settings
 
 

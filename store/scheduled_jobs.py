@@ -19,6 +19,7 @@ import secrets
 import peewee
 
 from store.db import is_sqlite, transaction
+from store.errors import DomainError
 from store.models import BaseModel, Project, new_id, utcnow
 
 JOB_STATUSES = ("scheduled", "running", "done", "failed", "skipped", "cancelled")
@@ -154,15 +155,17 @@ def count_waiting() -> int:
 
 
 
-class JobEnded(Exception):
-    """Raised by a job's handler (or the layers below it) to end the run with a final status other
-    than `done`: `skipped` (e.g. the address unsubscribed) or `cancelled` (its owner closed)."""
+class JobEnded(DomainError):
+    """Raised by a job's handler (or the layers below it, an actor command included: a domain
+    error travels back to the caller) to end the run with a final status other than `done`:
+    `skipped` (e.g. the address unsubscribed) or `cancelled` (its owner closed)."""
+
+    code = "CONFLICT"
 
     def __init__(self, status: str, message: str):
         assert status in ("skipped", "cancelled", "failed")
         super().__init__(message)
         self.status = status
-        self.message = message
 
 
 class RetryLater(Exception):

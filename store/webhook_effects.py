@@ -1,4 +1,4 @@
-"""What a stored webhook event does to churn events, applied exactly once.
+"""What a stored webhook event does to churn events and payment recoveries, applied exactly once.
 
 `apply_stored_event` claims the stored event, maps its payload (`store.webhook_mapping`),
 changes the churn events and marks the stored event `processed`, all in one transaction: the
@@ -14,6 +14,11 @@ Order (SPEC 8, docs/webhooks.md): events are applied by the provider's own time 
   recovered_at) changes nothing; one for a customer with an open event updates it (only with data
   newer than what was applied last); one older than an unmatched recovery of the customer is
   recorded already `recovered` by that recovery; anything else opens a new churn event.
+
+A failed payment is not a churn: it opens (or counts another attempt of) a payment recovery
+(`store/payment_recoveries.py`), and the churn comes when the provider gives up on the
+subscription, which also closes the recovery `failed`. A paid invoice or charged subscription
+closes it `recovered`.
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ import logging
 import peewee
 
 from store.webhook_mapping import Action, normalize
-from store import churn_events, webhooks
+from store import churn_events, payment_recoveries, webhooks
 from store.db import transaction
 from store.models import OPEN_STATUSES, ChurnEvent, utcnow
 
@@ -46,12 +51,20 @@ def apply_stored_event(webhook_event_id: str) -> str:
             if not action.customer_email and action.customer_id:
                 action.customer_email = email_known_for(project_id, action.customer_id)
             action.occurred_at = action.occurred_at or utcnow()
+            if action.kind in ("payment_failed", "payment_paid"):
+                apply_payment(project_id, row.provider, action)
+                webhooks.finish(webhook_event_id, "processed", action=action.kind, customer_id=action.customer_id,
+                                customer_email=action.customer_email,
+                                amount_cents=action.payment.get("amount_due_cents"))
+                return "processed"
             # Every earlier churn event of the customer, in one query; the rules below read it.
             history = list(ChurnEvent.select().where(_customer(action, ChurnEvent.project == project_id)))
             if action.kind == "churn":
                 event_id = apply_churn(project_id, action, row.provider, history)
             else:
                 event_id = apply_recovery(project_id, action, history)
+            if action.closes_payment:
+                apply_payment(project_id, row.provider, action)
             if action.customer_email and action.customer_id:
                 fill_missing_email(action, history)
             webhooks.finish(webhook_event_id, "processed", action=action.kind, customer_id=action.customer_id,
@@ -146,3 +159,16 @@ def apply_recovery(project_id: str, action: Action, history: list[ChurnEvent]) -
     churn_events.mark_recovered(project_id, existing.id, action.mrr_cents, recovered_at=when)
     _stamp(existing.id, when)
     return existing.id
+
+
+def apply_payment(project_id: str, provider: str, action: Action) -> None:
+    """Open (or count another attempt of) a payment recovery, or close the ones an event ends."""
+    if action.kind == "payment_failed":
+        fields = {**action.payment, "customer_email": action.customer_email, "customer_id": action.customer_id,
+                  "customer_name": action.customer_name}
+        payment_recoveries.open_recovery(project_id, provider, fields, action.occurred_at)
+        return
+    payment_recoveries.close_matching(project_id, provider, action.closes_payment, action.occurred_at,
+                                      invoice_id=action.payment.get("invoice_id"),
+                                      subscription_id=action.payment.get("subscription_id"),
+                                      amount_cents=action.payment.get("amount_cents"))
