@@ -25,7 +25,7 @@ async def scheduler_running(ctx):
         await scheduler.shutdown()
 
 
-async def until(predicate, timeout: float = 20.0, interval: float = 0.02) -> bool:
+async def until(predicate, timeout: float = 40.0, interval: float = 0.02) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -3,6 +3,7 @@ emails arrive at a real SMTP server (aiosmtpd on loopback) from the durable sche
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 
@@ -12,6 +13,7 @@ from store.db import unit_of_work
 from store.scheduled_jobs import ScheduledJob
 from tests.dunning_support import (FAST, custom, failed_invoice, razorpay, razorpay_payload, scheduler_running,
                                    set_steps, stripe, text_of, until)
+from tests.test_openai_writer import fake_openai  # noqa: F401 - a loopback chat-completions server
 from tests.test_sending import fetch, smtp  # noqa: F401 - the SMTP server fixture
 from tests.webhook_support import churn_events, settled, stripe_subscription, webhook_project
 
@@ -30,7 +32,7 @@ async def one(api, project, recovery_id):
     return r.data
 
 
-@pytest.mark.gen_test(timeout=60)
+@pytest.mark.gen_test(timeout=120)
 async def test_stripe_failed_invoice_opens_a_recovery_and_the_first_email_names_amount_and_link(smtp, api, ctx):
     _, project = await webhook_project(api)
     async with scheduler_running(ctx):
@@ -66,7 +68,7 @@ async def test_stripe_failed_invoice_opens_a_recovery_and_the_first_email_names_
     assert recovery["next_email_at"] == detail["emails"][1]["due_at"]
 
 
-@pytest.mark.gen_test(timeout=60)
+@pytest.mark.gen_test(timeout=120)
 async def test_each_step_is_firmer_and_invoice_paid_stops_the_sequence(smtp, api, ctx):
     token, project = await webhook_project(api)
     await set_steps(api, token, 0, 0.0003, 0.0006, 0.0009)  # about 1, 2 and 3 s apart
@@ -91,7 +93,7 @@ async def test_each_step_is_firmer_and_invoice_paid_stops_the_sequence(smtp, api
                      "recovered_after_step": {"1": 1}}
 
 
-@pytest.mark.gen_test(timeout=60)
+@pytest.mark.gen_test(timeout=120)
 async def test_the_final_step_says_the_subscription_ends_and_a_repeat_failure_counts_attempts(smtp, api, ctx):
     token, project = await webhook_project(api)
     await set_steps(api, token, 0, 0.0002)
@@ -107,7 +109,7 @@ async def test_the_final_step_says_the_subscription_ends_and_a_repeat_failure_co
     assert recovery["attempt_count"] == 2 and recovery["emails_sent"] == 2
 
 
-@pytest.mark.gen_test(timeout=60)
+@pytest.mark.gen_test(timeout=120)
 async def test_stripe_giving_up_fails_the_recovery_and_records_the_churn(smtp, api, ctx):
     token, project = await webhook_project(api)
     await set_steps(api, token, 0, 5)
@@ -125,7 +127,7 @@ async def test_stripe_giving_up_fails_the_recovery_and_records_the_churn(smtp, a
     assert event.cancel_reason == "payment_failed" and event.source == "stripe"
 
 
-@pytest.mark.gen_test(timeout=60)
+@pytest.mark.gen_test(timeout=120)
 async def test_razorpay_failed_payment_and_pending_are_one_recovery_and_halted_fails_it(smtp, api, ctx):
     _, project = await webhook_project(api)
     async with scheduler_running(ctx):
@@ -144,7 +146,7 @@ async def test_razorpay_failed_payment_and_pending_are_one_recovery_and_halted_f
     assert event.cancel_reason == "payment_failed" and event.source == "razorpay"
 
 
-@pytest.mark.gen_test(timeout=60)
+@pytest.mark.gen_test(timeout=120)
 async def test_razorpay_charge_recovers_and_a_payment_outside_a_subscription_is_ignored(smtp, api, ctx):
     _, project = await webhook_project(api)
     lone = razorpay_payload("payment.failed")
@@ -158,7 +160,7 @@ async def test_razorpay_charge_recovers_and_a_payment_outside_a_subscription_is_
     assert (recovery["status"], recovery["amount_recovered_cents"]) == ("recovered", 49900)
 
 
-@pytest.mark.gen_test(timeout=60)
+@pytest.mark.gen_test(timeout=120)
 async def test_custom_sender_opens_and_closes_and_invalid_fields_are_refused(smtp, api, ctx):
     _, project = await webhook_project(api)
     bad = await custom(api, project, {"type": "payment_failed", "customer_email": "kim@example.com",
@@ -181,7 +183,7 @@ async def test_custom_sender_opens_and_closes_and_invalid_fields_are_refused(smt
                                                                                               1500)
 
 
-@pytest.mark.gen_test(timeout=60)
+@pytest.mark.gen_test(timeout=120)
 async def test_a_step_more_than_a_day_late_is_skipped_and_recorded(smtp, api, ctx):
     token, project = await webhook_project(api)
     await set_steps(api, token, 0, 20, 40)
@@ -204,7 +206,7 @@ async def test_a_step_more_than_a_day_late_is_skipped_and_recorded(smtp, api, ct
     assert detail["emails"][0]["sent_at"] is None
 
 
-@pytest.mark.gen_test(timeout=60)
+@pytest.mark.gen_test(timeout=120)
 async def test_stop_cancels_unsent_emails_and_answers_409_when_not_open(smtp, api, ctx):
     token, project = await webhook_project(api)
     await set_steps(api, token, 1, 2)
@@ -231,7 +233,7 @@ async def test_stop_cancels_unsent_emails_and_answers_409_when_not_open(smtp, ap
     assert (await api.get(f"/projects/acme/payment-recoveries/{first}", token=other_token)).status == 404
 
 
-@pytest.mark.gen_test(timeout=60)
+@pytest.mark.gen_test(timeout=120)
 async def test_unsubscribing_stops_the_recovery_and_a_suppressed_address_gets_nothing(smtp, api, ctx):
     token, project = await webhook_project(api)
     await set_steps(api, token, 0, 0.0003)
@@ -260,7 +262,7 @@ def _email_status(recovery_id: str) -> str | None:
     return job.status if job else None
 
 
-@pytest.mark.gen_test(timeout=60)
+@pytest.mark.gen_test(timeout=120)
 async def test_dunning_settings_are_validated_and_disabled_dunning_sends_nothing(smtp, api, ctx):
     token, project = await webhook_project(api)
     got = await api.get("/projects/acme", token=token)
@@ -279,3 +281,24 @@ async def test_dunning_settings_are_validated_and_disabled_dunning_sends_nothing
     assert smtp.messages == []
     [recovery] = (await recoveries(api, project)).data
     assert recovery["status"] == "open" and (await one(api, project, recovery["id"]))["emails"] == []
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_the_openai_writer_writes_the_email_from_amount_link_and_firmness_only(fake_openai, smtp, api, ctx):
+    token, project = await webhook_project(api)
+    await set_steps(api, token, 0, 0.0003)
+    fake_openai.content = json.dumps({"subject": "Ada, a quick note about your card",
+                                      "body_text": "Hi Ada,\n\nWe could not collect 49.00 USD. Could you check your card?"})
+    async with scheduler_running(ctx):
+        await stripe(api, project, "invoice.payment_failed", failed_invoice("in_AI1"))
+        assert await until(lambda: len(smtp.messages) == 1)
+        fake_openai.mode = "500"  # the second step falls back to the template
+        assert await until(lambda: len(smtp.messages) == 2)
+    first, second = smtp.messages[0][2], smtp.messages[1][2]
+    assert first["Subject"] == "Ada, a quick note about your card"
+    assert "https://invoice.stripe.com/i/acct_1/in_AI1" in text_of(first), "the link is added when the model omits it"
+    assert second["Subject"].startswith("Final notice") and "49.00 USD" in text_of(second)
+    asked = json.loads(fake_openai.requests[0]["body"]["messages"][1]["content"])
+    assert asked == {"first_name": "Ada", "brand": "Acme", "amount": "49.00 USD",
+                     "update_link": "https://invoice.stripe.com/i/acct_1/in_AI1", "firmness": "first"}
+    assert "ada@example.com" not in json.dumps(fake_openai.requests[0]["body"])
