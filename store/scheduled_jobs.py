@@ -22,7 +22,6 @@ from store.db import is_sqlite, transaction
 from store.errors import DomainError
 from store.models import BaseModel, Project, new_id, utcnow
 
-JOB_STATUSES = ("scheduled", "running", "done", "failed", "skipped", "cancelled")
 FINAL_STATUSES = ("done", "failed", "skipped", "cancelled")
 
 
@@ -103,18 +102,20 @@ def next_due_at(kinds: list[str]) -> dt.datetime | None:
 def finish(job_id: str, claim: str, status: str, result: str | None = None, error: str | None = None) -> bool:
     """Record the outcome of a claimed run; False when the claim was lost (nothing changes)."""
     assert status in FINAL_STATUSES
-    return bool(ScheduledJob.update(status=status, result=result, error=error, finished_at=utcnow(),
-                                    claimed_until=None)
-                .where((ScheduledJob.id == job_id) & (ScheduledJob.status == "running")
-                       & (ScheduledJob.claim == claim)).execute())
+    with transaction():
+        return bool(ScheduledJob.update(status=status, result=result, error=error, finished_at=utcnow(),
+                                        claimed_until=None)
+                    .where((ScheduledJob.id == job_id) & (ScheduledJob.status == "running")
+                           & (ScheduledJob.claim == claim)).execute())
 
 
 def retry_later(job_id: str, claim: str, due_at: dt.datetime, error: str) -> bool:
     """Put a claimed job back for another attempt at `due_at` (nothing was done outside)."""
-    return bool(ScheduledJob.update(status="scheduled", due_at=due_at, error=error, claim=None,
-                                    claimed_until=None)
-                .where((ScheduledJob.id == job_id) & (ScheduledJob.status == "running")
-                       & (ScheduledJob.claim == claim)).execute())
+    with transaction():
+        return bool(ScheduledJob.update(status="scheduled", due_at=due_at, error=error, claim=None,
+                                        claimed_until=None)
+                    .where((ScheduledJob.id == job_id) & (ScheduledJob.status == "running")
+                           & (ScheduledJob.claim == claim)).execute())
 
 
 def expired_runs(kinds: list[str], now: dt.datetime | None = None, limit: int = 100) -> list[ScheduledJob]:
@@ -130,9 +131,10 @@ def reclaim(job: ScheduledJob, status: str, error: str | None = None) -> bool:
     changes = {"claim": None, "claimed_until": None, "error": error}
     if status != "scheduled":
         changes["finished_at"] = utcnow()
-    return bool(ScheduledJob.update(status=status, **changes)
-                .where((ScheduledJob.id == job.id) & (ScheduledJob.status == "running")
-                       & (ScheduledJob.claim == job.claim)).execute())
+    with transaction():
+        return bool(ScheduledJob.update(status=status, **changes)
+                    .where((ScheduledJob.id == job.id) & (ScheduledJob.status == "running")
+                           & (ScheduledJob.claim == job.claim)).execute())
 
 
 def cancel(kind: str, ref: str, reason: str) -> int:
@@ -148,10 +150,6 @@ def jobs_for(kind: str, refs: list[str]) -> list[ScheduledJob]:
         return []
     return list(ScheduledJob.select().where((ScheduledJob.kind == kind) & (ScheduledJob.ref.in_(refs)))
                 .order_by(ScheduledJob.due_at, ScheduledJob.id))
-
-
-def count_waiting() -> int:
-    return ScheduledJob.select().where(ScheduledJob.status == "scheduled").count()
 
 
 

@@ -164,6 +164,8 @@ def apply_recovery(project_id: str, action: Action, history: list[ChurnEvent]) -
 def apply_payment(project_id: str, provider: str, action: Action) -> None:
     """Open (or count another attempt of) a payment recovery, or close the ones an event ends."""
     if action.kind == "payment_failed":
+        if paid_since(project_id, provider, action):
+            return  # delivered after the payment that settled it: nothing to recover
         fields = {**action.payment, "customer_email": action.customer_email, "customer_id": action.customer_id,
                   "customer_name": action.customer_name}
         payment_recoveries.open_recovery(project_id, provider, fields, action.occurred_at)
@@ -172,3 +174,27 @@ def apply_payment(project_id: str, provider: str, action: Action) -> None:
                                       invoice_id=action.payment.get("invoice_id"),
                                       subscription_id=action.payment.get("subscription_id"),
                                       amount_cents=action.payment.get("amount_cents"))
+
+
+def paid_since(project_id: str, provider: str, failure: Action) -> bool:
+    """Deliveries arrive in any order: has an already applied payment (at or after the failure's
+    time) settled the failed invoice, or charged its subscription? Looks at the customer's few
+    applied payment events (by the customer index), matching the invoice or subscription in each
+    payload."""
+    invoice, subscription = failure.payment.get("invoice_id"), failure.payment.get("subscription_id")
+    W = webhooks.WebhookEvent
+    since = (W.project == project_id) & (W.provider == provider) & (W.occurred_at >= failure.occurred_at)
+    # A custom `payment_succeeded` names only the invoice: stored without a customer.
+    match = since & W.customer_id.is_null() & (W.action == "payment_paid")
+    if failure.customer_id:
+        match = match | (since & (W.customer_id == failure.customer_id) & (W.action == "recovery"))
+    candidates = W.select(W.provider, W.payload).where(match)
+    for row in candidates:
+        later = normalize(provider, json.loads(row.payload), failure.occurred_at)
+        if later.closes_payment != "recovered":
+            continue
+        if invoice and later.payment.get("invoice_id") == invoice:
+            return True
+        if subscription and later.payment.get("subscription_id") == subscription:
+            return True
+    return False

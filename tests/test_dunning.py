@@ -302,3 +302,26 @@ async def test_the_openai_writer_writes_the_email_from_amount_link_and_firmness_
     assert asked == {"first_name": "Ada", "brand": "Acme", "amount": "49.00 USD",
                      "update_link": "https://invoice.stripe.com/i/acct_1/in_AI1", "firmness": "first"}
     assert "ada@example.com" not in json.dumps(fake_openai.requests[0]["body"])
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_a_failure_delivered_after_the_payment_that_settled_it_opens_nothing(smtp, api, ctx):
+    _, project = await webhook_project(api)
+    now = int(time.time())
+    paid = {**failed_invoice("in_O1"), "amount_paid": 4900}
+    await stripe(api, project, "invoice.paid", paid, created=now - 10)
+    await stripe(api, project, "invoice.payment_failed", failed_invoice("in_O1"), created=now - 3600)
+    custom_paid = await custom(api, project, {"type": "payment_succeeded", "invoice_id": "inv_O2"})
+    assert custom_paid.status == 200
+    await asyncio.sleep(0.01)
+    late = await custom(api, project, {"type": "payment_failed", "customer_email": "kim@example.com",
+                                       "invoice_id": "inv_O2", "amount_due_cents": 100,
+                                       "update_payment_url": "https://billing.example/pay/2"})
+    assert late.status == 200
+    rows = await settled(project["id"])
+    assert [row.status for row in rows] == ["processed"] * 4
+    assert (await recoveries(api, project)).data == []
+    # A failure newer than the payment is a new failure.
+    await stripe(api, project, "invoice.payment_failed", failed_invoice("in_O1"), created=now)
+    await settled(project["id"])
+    assert [r["invoice_id"] for r in (await recoveries(api, project)).data] == ["in_O1"]
