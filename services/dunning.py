@@ -44,4 +44,5 @@ async def send_dunning_email(ctx, job) -> str:
 
 # Refused or unreachable mail server: again after 5 and 30 minutes, then `failed`.
 DUNNING_EMAIL = JobKind(EMAIL_JOB, send_dunning_email, max_lateness=dt.timedelta(hours=24),
-                        lease_seconds=600.0, repeat_interrupted=False, retry_delays=(300.0, 1800.0))
+                        lease_seconds=600.0, repeat_interrupted=False, retry_delays=(300.0, 1800.0),
+                        records_outcome=True)

@@ -44,6 +44,9 @@ class JobKind:
     lease_seconds: float = 300.0  # longer than the handler can take, timeouts included
     repeat_interrupted: bool = False  # a run whose process died: run again (True) or record failed
     retry_delays: tuple[float, ...] = (60.0, 600.0)  # seconds before the attempts after RetryLater
+    # True: `run` records `done` itself, in the transaction of its own state change (through its
+    # actor), so the scheduler does not write the outcome a second time.
+    records_outcome: bool = False
 
 
 class Scheduler:
@@ -145,7 +148,8 @@ class Scheduler:
                                  f"could run it; jobs of kind {job.kind} more than {limit:g} h late are skipped")
                     return
                 result = await kind.run(self.ctx, job)
-                await run_db(jobs.finish, job.id, job.claim, "done", result)  # no-op if the handler recorded it
+                if not kind.records_outcome:
+                    await run_db(jobs.finish, job.id, job.claim, "done", result)
             except jobs.JobEnded as ended:
                 await run_db(jobs.finish, job.id, job.claim, ended.status, None, ended.message)
             except jobs.RetryLater as retry:

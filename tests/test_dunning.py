@@ -71,8 +71,9 @@ async def test_stripe_failed_invoice_opens_a_recovery_and_the_first_email_names_
 @pytest.mark.gen_test(timeout=120)
 async def test_each_step_is_firmer_and_invoice_paid_stops_the_sequence(smtp, api, ctx):
     token, project = await webhook_project(api)
-    await set_steps(api, token, 0, 0.0003, 0.0006, 0.0009)  # about 1, 2 and 3 s apart
+    await set_steps(api, token, 0, 0.0004, 0.0025, 0.003)  # now, +1.4 s, +9 s, +10.8 s
     async with scheduler_running(ctx):
+        started = time.monotonic()
         await stripe(api, project, "invoice.payment_failed", failed_invoice("in_P1", amount=12345))
         assert await until(lambda: len(smtp.messages) == 2)
         subjects = [m[2]["Subject"] for m in smtp.messages]
@@ -80,7 +81,7 @@ async def test_each_step_is_firmer_and_invoice_paid_stops_the_sequence(smtp, api
         assert all("123.45 USD" in text_of(m[2]) for m in smtp.messages)
         await stripe(api, project, "invoice.paid", {**failed_invoice("in_P1", amount=12345), "amount_paid": 12345})
         await settled(project["id"])
-        await asyncio.sleep(0.0009 * 3600 + 1.0)  # after the last step would have been due
+        await asyncio.sleep(max(0.0, started + 0.003 * 3600 + 1.0 - time.monotonic()))  # the last step's time
     assert len(smtp.messages) == 2, "no email after the invoice was paid"
     [recovery] = (await recoveries(api, project)).data
     assert recovery["status"] == "recovered" and recovery["recovered_at"] and recovery["next_email_at"] is None
@@ -236,8 +237,9 @@ async def test_stop_cancels_unsent_emails_and_answers_409_when_not_open(smtp, ap
 @pytest.mark.gen_test(timeout=120)
 async def test_unsubscribing_stops_the_recovery_and_a_suppressed_address_gets_nothing(smtp, api, ctx):
     token, project = await webhook_project(api)
-    await set_steps(api, token, 0, 0.0003)
+    await set_steps(api, token, 0, 0.002)  # the second step 7 s after each failure
     async with scheduler_running(ctx):
+        started = time.monotonic()
         await stripe(api, project, "invoice.payment_failed", failed_invoice("in_U1"))
         assert await until(lambda: len(smtp.messages) == 1)
         link = re.search(r"Unsubscribe: (\S+)", text_of(smtp.messages[0][2])).group(1)
@@ -250,7 +252,7 @@ async def test_unsubscribing_stops_the_recovery_and_a_suppressed_address_gets_no
         await settled(project["id"])
         listed = (await recoveries(api, project, "?status=open")).data
         assert await until(lambda: _email_status(listed[0]["id"]) == "skipped")
-        await asyncio.sleep(0.0003 * 3600 + 0.5)
+        await asyncio.sleep(max(0.0, started + 0.002 * 3600 + 1.0 - time.monotonic()))
     assert len(smtp.messages) == 1
     detail = await one(api, project, listed[0]["id"])
     assert detail["emails"][0]["error"] == "the address unsubscribed"
@@ -286,7 +288,7 @@ async def test_dunning_settings_are_validated_and_disabled_dunning_sends_nothing
 @pytest.mark.gen_test(timeout=120)
 async def test_the_openai_writer_writes_the_email_from_amount_link_and_firmness_only(fake_openai, smtp, api, ctx):
     token, project = await webhook_project(api)
-    await set_steps(api, token, 0, 0.0003)
+    await set_steps(api, token, 0, 0.003)  # the second step 11 s later, after the answer below changes
     fake_openai.content = json.dumps({"subject": "Ada, a quick note about your card",
                                       "body_text": "Hi Ada,\n\nWe could not collect 49.00 USD. Could you check your card?"})
     async with scheduler_running(ctx):

@@ -45,7 +45,7 @@ def job_statuses() -> list[tuple[int, str]]:
 def test_a_restart_in_the_middle_of_a_sequence_sends_the_rest_once(live_server, smtp_sink):
     sink, env = smtp_sink
     first = live_server(env=env)
-    _, project = project_with_dunning(first.url, [0, 0.0025, 0.004])  # now, +9 s, +14.4 s
+    _, project = project_with_dunning(first.url, [0, 0.005, 0.006])  # now, +18 s, +21.6 s
     body = encode(stripe_event("invoice.payment_failed", failed_invoice("in_restart", amount=2500)))
     status, _ = call(first.url, "POST", f"/webhooks/stripe/{project['public_key']}", raw=body,
                      headers=stripe_headers(body))
