@@ -99,6 +99,7 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         names = list(self.kinds)
         while not self._stopping:
+            self._wake.clear()  # before looking: a wake-up while we look is not lost
             wait = self.poll_seconds
             try:
                 if loop.time() - self._last_sweep >= self.sweep_seconds:
@@ -112,7 +113,8 @@ class Scheduler:
                     wait = min(wait, max(0.0, (due - now).total_seconds()))
             except Exception:  # noqa: BLE001 - a failed poll (database restarting) is tried again
                 log.exception("scheduler poll failed")
-            self._wake.clear()
+            if wait <= 0:
+                continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
             except asyncio.TimeoutError:
