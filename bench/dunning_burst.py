@@ -49,6 +49,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def start_server(work: str, database_url: str | None) -> tuple[subprocess.Popen, int, str]:
+    """`server.py` on a free port (temp SQLite in `work` unless `database_url`; emails to
+    `work/outbox`; rate limits off), once it answers /health: (process, port, database URL)."""
+    port = free_port()
+    url = database_url or f"sqlite:///{work}/bench.db"
+    env = {**os.environ, "WINDBACK_PORT": str(port), "WINDBACK_HOST": "127.0.0.1", "WINDBACK_RATE_LIMIT_SCALE": "0",
+           "WINDBACK_BCRYPT_ROUNDS": "4", "WINDBACK_LOG_LEVEL": "warning",
+           "WINDBACK_OUTBOX_DIR": os.path.join(work, "outbox"), "WINDBACK_DATABASE_URL": url}
+    with open(os.path.join(work, "server.log"), "wb") as log:
+        server = subprocess.Popen([sys.executable, os.path.join(ROOT, "server.py")], cwd=ROOT, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)
+    for _ in range(100):
+        try:
+            call(f"http://127.0.0.1:{port}", "GET", "/health")
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server, port, url
+
+
 def deliveries(kind: str, count: int, run: str) -> list[tuple[str, bytes]]:
     now = int(time.time())
     out = []
@@ -105,21 +125,9 @@ def main() -> None:
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="windback-dunning-bench-")
     outbox = os.path.join(work, "outbox")
-    port = free_port()
-    env = {**os.environ, "WINDBACK_PORT": str(port), "WINDBACK_HOST": "127.0.0.1", "WINDBACK_RATE_LIMIT_SCALE": "0",
-           "WINDBACK_BCRYPT_ROUNDS": "4", "WINDBACK_LOG_LEVEL": "warning", "WINDBACK_OUTBOX_DIR": outbox,
-           "WINDBACK_DATABASE_URL": args.database_url or f"sqlite:///{work}/bench.db"}
-    log = open(os.path.join(work, "server.log"), "wb")
-    server = subprocess.Popen([sys.executable, os.path.join(ROOT, "server.py")], cwd=ROOT, env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
+    server, port, _ = start_server(work, args.database_url)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                call(base, "GET", "/health")
-                break
-            except OSError:
-                time.sleep(0.1)
         token = call(base, "POST", "/api/v1/auth/register", {"email": "bench@example.com",
                                                               "password": "bench-password"})["data"]["token"]
         project = call(base, "POST", "/api/v1/projects", {"name": "Bench", "slug": "bench"},
@@ -160,7 +168,6 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(30)
-        log.close()
 
 
 if __name__ == "__main__":

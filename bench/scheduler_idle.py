@@ -15,16 +15,14 @@ import argparse
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.dunning_burst import cpu_seconds, free_port  # noqa: E402
+from bench.dunning_burst import cpu_seconds, start_server  # noqa: E402
 from store.db import init_database, transaction, unit_of_work  # noqa: E402
 from store.models import new_id, utcnow  # noqa: E402
 from store.scheduled_jobs import ScheduledJob  # noqa: E402
@@ -42,20 +40,8 @@ def main() -> None:
     parser.add_argument("--waiting", type=int, default=10000)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    work = tempfile.mkdtemp(prefix="windback-idle-bench-")
-    url = args.database_url or f"sqlite:///{work}/bench.db"
-    port = free_port()
-    env = {**os.environ, "WINDBACK_PORT": str(port), "WINDBACK_HOST": "127.0.0.1", "WINDBACK_LOG_LEVEL": "warning",
-           "WINDBACK_OUTBOX_DIR": f"{work}/outbox", "WINDBACK_DATABASE_URL": url}
-    server = subprocess.Popen([sys.executable, os.path.join(ROOT, "server.py")], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    server, _, url = start_server(tempfile.mkdtemp(prefix="windback-idle-bench-"), args.database_url)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.1)
         time.sleep(2)
         none = idle_cpu(server.pid, args.seconds)
         init_database(url)
