@@ -84,7 +84,7 @@ def enum(values) -> dict:
 ROLE = enum(("owner", "admin", "member"))
 USER_OUT = obj({"id": STRING, "email": STRING, "name": nullable(STRING), "created_at": TIMESTAMP})
 SESSION_OUT = obj({"token": STRING, "user": USER_OUT})
-ME_OUT = obj({**USER_OUT["properties"],
+ME_OUT = obj({**USER_OUT["properties"], "email_verified": BOOLEAN,
               "projects": list_of(obj({"slug": STRING, "name": STRING, "role": ROLE}))})
 PROJECT_OUT = obj({"id": STRING, "slug": STRING, "name": STRING, "plan": enum(("free", "pro", "scale")),
                    "public_key": STRING, "created_at": TIMESTAMP, "settings": ANY_OBJECT})

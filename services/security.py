@@ -63,21 +63,25 @@ def hash_password_sync(password: str, rounds: int) -> str:
 
 # --- JWT ---------------------------------------------------------------------------------
 
-def issue_jwt(user_id: str, secret: str, ttl_seconds: int) -> str:
+def issue_jwt(user_id: str, secret: str, ttl_seconds: int, generation: int = 0) -> str:
+    """`gen` is the user's token generation: a password reset bumps it, ending older tokens."""
     now = int(time.time())
-    claims = {"sub": user_id, "iat": now, "exp": now + ttl_seconds, "jti": secrets.token_hex(12)}
+    claims = {"sub": user_id, "iat": now, "exp": now + ttl_seconds, "jti": secrets.token_hex(12), "gen": generation}
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def read_jwt(token: str, secret: str) -> str | None:
-    """The user id of a valid token, else None (expired, forged, `alg: none`, wrong secret)."""
+def read_jwt(token: str, secret: str) -> tuple[str, int] | None:
+    """(user id, token generation) of a valid token, else None (expired, forged, `alg: none`,
+    wrong secret). A token from before generations existed counts as generation 0."""
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"],
                             options={"require": ["sub", "exp", "iat", "jti"]})
     except jwt.InvalidTokenError:
         return None
-    sub = claims.get("sub")
-    return sub if isinstance(sub, str) else None
+    sub, generation = claims.get("sub"), claims.get("gen", 0)
+    if not isinstance(sub, str) or not isinstance(generation, int) or isinstance(generation, bool):
+        return None
+    return sub, generation
 
 
 # --- signed links (e.g. unsubscribe) -----------------------------------------------------

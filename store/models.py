@@ -63,6 +63,12 @@ class User(BaseModel):
     password_hash = peewee.CharField(max_length=100, null=True)  # null: Google-only account
     google_sub = peewee.CharField(max_length=255, null=True, unique=True)
     created_at = peewee.DateTimeField(default=utcnow)
+    # The address was proven (verification link, reset link or Google): only then may a Google
+    # identity join a password account (docs/roles.md).
+    email_verified = peewee.BooleanField(default=False)
+    # Carried as `gen` in every JWT; bumped by a password reset or a Google takeover, which ends
+    # every JWT issued before it.
+    token_generation = peewee.IntegerField(default=0)
 
     class Meta:
         table_name = "users"
@@ -159,13 +165,24 @@ class PasswordResetToken(BaseModel):
         table_name = "password_reset_tokens"
 
 
+class EmailVerificationToken(BaseModel):
+    token_hash = peewee.CharField(primary_key=True, max_length=64)
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE")
+    expires_at = peewee.DateTimeField()
+    used_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "email_verification_tokens"
+
+
 class IdempotencyKey(BaseModel):
     scope = peewee.CharField(max_length=64)  # the credential: "project:<id>" or "user:<id>"
     key = peewee.CharField(max_length=255)
     method = peewee.CharField(max_length=8)
     path = peewee.CharField(max_length=500)
     body_hash = peewee.CharField(max_length=64)
-    state = peewee.CharField(max_length=12, default="in_flight")  # in_flight | done
+    # in_flight | done | withheld (the answer carried a secret: nothing of it is kept)
+    state = peewee.CharField(max_length=12, default="in_flight")
     response_status = peewee.IntegerField(null=True)
     response_body = peewee.TextField(null=True)
     created_at = peewee.DateTimeField(default=utcnow)

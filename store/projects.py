@@ -8,7 +8,7 @@ import peewee
 
 from store.keys import constant_time_equal, is_masked, mask, new_public_key, new_secret_key, sha256_hex
 from store.db import is_sqlite, transaction
-from store.models import Membership, Project, ProjectKey, User, utcnow
+from store.models import Membership, Project, ProjectKey, utcnow
 from store.serialize import dumps, iso, loads_object
 
 ROLE_RANK = {"member": 1, "admin": 2, "owner": 3}
@@ -100,10 +100,6 @@ def membership(slug: str, user_id: str) -> tuple[Project, str] | None:
     row = (Membership.select(Membership.role, Project).join(Project)
            .where((Project.slug == slug) & (Membership.user == user_id)).first())
     return (row.project, row.role) if row else None
-
-
-def user_exists(user_id: str) -> bool:
-    return User.select(User.id).where(User.id == user_id).exists()
 
 
 def list_projects(user_id: str, offset: int, limit: int) -> tuple[list[dict], int]:
