@@ -117,8 +117,9 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_status(status)
         self.finish(json.dumps(payload, separators=(",", ":"), ensure_ascii=False))
 
-    async def reply(self, data, status: int = 200, meta: dict | None = None) -> None:
-        """Answer `{"data": ..., "meta": ...}`; an Idempotency-Key keeps a 2xx answer 24 h."""
+    async def reply(self, data, status: int = 200, meta: dict | None = None, secret: bool = False) -> None:
+        """Answer `{"data": ..., "meta": ...}`; an Idempotency-Key keeps a 2xx answer 24 h, unless
+        it carries a `secret` (shown once: a replay is refused instead)."""
         payload = {"data": data}
         if meta is not None:
             payload["meta"] = meta
@@ -130,7 +131,7 @@ class BaseHandler(tornado.web.RequestHandler):
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
         if self._idempotency:
             scope, key = self._idempotency
-            await run_db(idempotency.complete, scope, key, status, body)
+            await run_db(idempotency.complete, scope, key, status, None if secret else body)
             self._idempotency = None
         self.set_status(status)
         self.finish(body)

@@ -74,7 +74,7 @@ class ProjectsHandler(BaseHandler):
         data = projects.project_json(project)
         data["secret_key"] = secret_key
         data["role"] = "owner"
-        await self.reply(data, status=201)
+        await self.reply(data, status=201, secret=True)
 
 
 class ProjectHandler(BaseHandler):
@@ -112,7 +112,7 @@ class RotateKeysHandler(BaseHandler):
         result = await run_db(projects.rotate_keys, self.project.id, body["grace_seconds"], body["public_key"])
         self.ctx.keys.clear()
         self.ctx.project_changed(self.project.id)
-        await self.reply(result)
+        await self.reply(result, secret=True)
 
 
 default_handlers = [
