@@ -250,7 +250,7 @@ def offer_for(project_id: str, reason: str) -> dict | None:
 
 def record_answer(project_id: str, answer: dict) -> tuple[ChurnEvent, bool]:
     """The widget's answer, in one transaction: the churn event (created with source `widget`, or
-    the customer's open one updated), `saved` when an offer was accepted (a guarded UPDATE from an
+    the customer's open one updated, its email and customer id left as they are), `saved` when an offer was accepted (a guarded UPDATE from an
     open status), and the submission row that `save_rate` counts. Returns (event, created)."""
     from store.churn_events import record_churn
 
@@ -263,7 +263,7 @@ def record_answer(project_id: str, answer: dict) -> tuple[ChurnEvent, bool]:
               "cancel_reason": answer["reason"], "cancel_reason_detail": answer.get("detail"),
               "source": "widget"}
     with transaction():
-        event, created = record_churn(project_id, fields)
+        event, created = record_churn(project_id, fields, keep_identity=True)
         if answer.get("offer_accepted"):
             now = utcnow()
             changed = (ChurnEvent.update(status="saved", saved=True, updated_at=now)

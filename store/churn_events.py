@@ -133,8 +133,10 @@ def _open_elsewhere(project_id: str, field_name: str, value: str, event_id: str)
             .exists())
 
 
-def record_churn(project_id: str, fields: dict) -> tuple[ChurnEvent, bool]:
-    """Create a churn event, or update the customer's open one. Returns (event, created)."""
+def record_churn(project_id: str, fields: dict, keep_identity: bool = False) -> tuple[ChurnEvent, bool]:
+    """Create a churn event, or update the customer's open one. Returns (event, created).
+    `keep_identity`: an open event's email and customer id are never changed (the cancel
+    flow's answers, which anyone holding the public key can send)."""
     if fields.get("customer_email"):
         fields = {**fields, "customer_email": fields["customer_email"].lower()}
     if fields.get("customer_id") == "":
@@ -151,7 +153,8 @@ def record_churn(project_id: str, fields: dict) -> tuple[ChurnEvent, bool]:
                     values["metadata"] = dumps(values.get("metadata") or {})
                     values.setdefault("churned_at", now)
                     return _insert_event({"project": project_id, "created_at": now, "updated_at": now, **values}), True
-                changes = {k: v for k, v in fields.items() if k in UPDATABLE_ON_REPEAT and v is not None}
+                changes = {k: v for k, v in fields.items() if k in UPDATABLE_ON_REPEAT and v is not None
+                           and not (keep_identity and k in ("customer_email", "customer_id"))}
                 for name in ("customer_email", "customer_id"):
                     # The email matched one open event and the id another: keep each where it is
                     # rather than break the one-open-event index (a 500 found by schemathesis).

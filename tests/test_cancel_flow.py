@@ -171,6 +171,30 @@ async def test_answer_creates_widget_event_then_updates_it_and_an_accepted_offer
 
 
 @pytest.mark.gen_test
+async def test_an_answer_never_changes_an_open_events_email_or_customer_id(api):
+    _, project = await api.owner()
+    key = project["secret_key"]
+    victim = await api.post("/projects/acme/churn-events", {"customer_email": "dana@example.com",
+                                                            "customer_id": "cus_1"}, key=key)
+    no_email = await api.post("/projects/acme/churn-events", {"customer_email": "eli@example.com"}, key=key)
+    # Anyone with the public key and a known customer id tries to redirect the customer's emails.
+    r = await api.post("/cancel-flow/reasons", answer(project, customer_id="cus_1",
+                                                     customer_email="attacker@evil.example"))
+    assert r.status == 200 and r.data["churn_event_id"] == victim.data["id"]
+    # ...or to attach their own customer id to someone else's event found by its email.
+    r = await api.post("/cancel-flow/reasons", answer(project, customer_email="eli@example.com",
+                                                     customer_id="cus_attacker"))
+    assert r.status == 200 and r.data["churn_event_id"] == no_email.data["id"]
+    event = (await api.get(f"/projects/acme/churn-events/{victim.data['id']}", key=key)).data
+    assert (event["customer_email"], event["customer_id"], event["cancel_reason"]) == \
+        ("dana@example.com", "cus_1", "too_expensive")  # the reason is the answer's to give
+    event = (await api.get(f"/projects/acme/churn-events/{no_email.data['id']}", key=key)).data
+    assert (event["customer_email"], event["customer_id"]) == ("eli@example.com", None)
+    found = await api.get("/projects/acme/churn-events?customer_email=attacker@evil.example", key=key)
+    assert found.data == []
+
+
+@pytest.mark.gen_test
 async def test_bad_answers_are_400_and_store_nothing(api):
     _, project = await api.owner()
     cases = [
