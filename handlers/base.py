@@ -330,11 +330,11 @@ class BaseHandler(tornado.web.RequestHandler):
     def rate_limit_plan(self) -> str | None:
         return None
 
-    def apply_rate_limit(self, key: str, cost: int = 1) -> None:
+    def apply_rate_limit(self, key: str, cost: int = 1, group: str | None = None) -> None:
         limiter = self.ctx.limiter
         if not limiter.enabled:
             return
-        decision = limiter.hit(self.rate_limit_group, key, self.rate_limit_plan(), cost)
+        decision = limiter.hit(group or self.rate_limit_group, key, self.rate_limit_plan(), cost)
         headers = decision.headers()
         self._set_rate_headers(headers)
         if not decision.allowed:

@@ -1,7 +1,8 @@
 """The cancel flow's public door (SPEC 7): the widget's config and its answers.
 
 Both endpoints take a project's public key (never a secret one), answer any origin (CORS, with
-`OPTIONS` preflight) and are limited to 10 requests per 15 s per key (SPEC 9). The config is
+`OPTIONS` preflight) and are limited to 10 requests per 15 s per key and client IP; the answers
+to one key also share a ceiling of 600 per 15 s (docs/widget.md). The config is
 served from an in-process cache of ready-made answers; a settings change or a key rotation in this
 process forgets the project's entries at once (`ctx.change_listeners`), and other processes within
 `CONFIG_TTL` seconds.
@@ -23,6 +24,7 @@ from store.models import CANCEL_REASONS, utcnow
 
 CONFIG_TTL = 30.0  # bounds how stale another process's cache can be after a settings change
 MAX_KEY_LENGTH = 100
+ANSWERS_TO = "answers:"  # rate-limit keys of the answers to one public key
 
 
 class ConfigCache:
@@ -88,9 +90,9 @@ class CancelFlowHandler(BaseHandler):
                         "ETag, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset")
         self.set_header("Access-Control-Max-Age", "86400")
 
-    def apply_rate_limit(self, key: str, cost: int = 1) -> None:
+    def apply_rate_limit(self, key: str, cost: int = 1, group: str | None = None) -> None:
         # A preflight is the browser's, not the customer's: it shows the bucket but spends nothing.
-        super().apply_rate_limit(key, 0 if self.request.method == "OPTIONS" else cost)
+        super().apply_rate_limit(key, 0 if self.request.method == "OPTIONS" else cost, group)
 
     async def options(self, *args, **kwargs) -> None:
         self.set_status(204)
@@ -169,12 +171,24 @@ class ReasonsHandler(CancelFlowHandler):
                         "OPTIONS": PREFLIGHT}
 
     def rate_limit_key(self) -> str:
-        """The public key in the body (the limit comes before validation, SPEC 9)."""
+        """The public key in the body and the client IP (the limit comes before validation)."""
         try:
             key = json.loads(self.request.body or b"null").get("public_key")
         except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
             key = None
-        return f"pub:{key[:MAX_KEY_LENGTH]}" if isinstance(key, str) and key else "ip:" + self.client_ip
+        if not isinstance(key, str) or not key:
+            return "ip:" + self.client_ip
+        return f"{ANSWERS_TO}{key[:MAX_KEY_LENGTH]}|ip:{self.client_ip}"
+
+    def apply_rate_limit(self, key: str, cost: int = 1, group: str | None = None) -> None:
+        super().apply_rate_limit(key, cost, group)
+        if group is None and key.startswith(ANSWERS_TO):
+            # Then the key's ceiling: second, so a client refused above spends none of it. The
+            # headers keep describing the client's own bucket unless the ceiling refuses.
+            own = self._rate_headers
+            super().apply_rate_limit(key.partition("|ip:")[0], cost, group="cancel_flow_key")
+            if own:
+                self._set_rate_headers(own)
 
     async def post(self) -> None:
         answer = self.parse_body(ANSWER)

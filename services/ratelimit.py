@@ -23,6 +23,9 @@ class Limit:
 GROUP_LIMITS = {
     "auth": Limit(5, 10),
     "cancel_flow": Limit(10 / 15, 10),
+    # The answers to one public key from every client together (each client has a bucket of
+    # `cancel_flow`): one client cannot block a merchant's widget, a crowd is still bounded.
+    "cancel_flow_key": Limit(600 / 15, 600),
     "webhooks": Limit(100, 500),
     "general": Limit(10, 30),
 }

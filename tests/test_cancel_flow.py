@@ -1,5 +1,7 @@
 """The cancel flow's public endpoints: config and answers, as the widget and browsers use them."""
+import asyncio
 import secrets
+import time
 
 import pytest
 
@@ -235,6 +237,48 @@ async def test_ten_answers_per_15_seconds_per_key(strict_limits, api):
     assert other.status == 201, other
     late = await api.get("/projects/first/churn-events?customer_email=late@example.com", key=first["secret_key"])
     assert late.data == []
+
+
+def from_ip(ip):
+    return {"headers": {"X-Forwarded-For": ip}}
+
+
+@pytest.mark.env({"WINDBACK_TRUSTED_PROXIES": "127.0.0.1"})
+@pytest.mark.gen_test(timeout=60)
+async def test_one_client_cannot_block_the_widget_for_the_others(strict_limits, api):
+    _, project = await api.owner()
+    junk = {"public_key": project["public_key"], "customer_email": "x@example.com"}  # no reason: 400
+    for _ in range(10):
+        assert (await api.post("/cancel-flow/reasons", junk, **from_ip("203.0.113.7"))).status == 400
+    blocked = await api.post("/cancel-flow/reasons", answer(project), **from_ip("203.0.113.7"))
+    assert blocked.status == 429 and blocked.error["code"] == "RATE_LIMITED"
+    # Another customer's browser is served; the headers show its own bucket.
+    r = await api.post("/cancel-flow/reasons", answer(project, customer_email="olga@example.com"),
+                       **from_ip("198.51.100.20"))
+    assert r.status == 201, r
+    assert (r.headers["X-RateLimit-Limit"], r.headers["X-RateLimit-Remaining"]) == ("10", "9")
+
+
+@pytest.mark.env({"WINDBACK_TRUSTED_PROXIES": "127.0.0.1"})
+@pytest.mark.gen_test(timeout=120)
+async def test_the_answers_to_one_key_share_a_ceiling_of_600_per_15_seconds(strict_limits, api):
+    _, first = await api.owner("first")
+    _, second = await api.owner("second")
+    junk = {"public_key": first["public_key"], "customer_email": "x@example.com"}
+    started, statuses, refusals = time.monotonic(), [], []
+    for start in range(0, 900, 50):  # each from an IP of its own, so only the ceiling can refuse
+        results = await asyncio.gather(*(api.post("/cancel-flow/reasons", junk, **from_ip(f"10.0.{n // 250}.{n % 250}"))
+                                         for n in range(start, start + 50)))
+        statuses += [r.status for r in results]
+        refusals += [r for r in results if r.status == 429]
+    elapsed = time.monotonic() - started
+    # 600 at once, then 40 a second as the ceiling refills.
+    assert 600 <= statuses.count(400) <= 600 + 40 * elapsed + 1, (statuses.count(400), elapsed)
+    assert refusals and all(r.headers["X-RateLimit-Limit"] == "600" and int(r.headers["Retry-After"]) >= 1
+                            for r in refusals)
+    # Another merchant's widget is untouched.
+    r = await api.post("/cancel-flow/reasons", answer(second), **from_ip("198.51.100.30"))
+    assert r.status == 201, r
 
 
 @pytest.mark.gen_test
