@@ -6,7 +6,6 @@ committed (group commit) before the 200 answer; the project's actor applies it a
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 
 from handlers.base import PUBLIC, BaseHandler
@@ -50,6 +49,8 @@ class WebhookHandler(BaseHandler):
         intake = intake_for(self.ctx)
         project = await intake.project(public_key)
         if project is None:
+            # Unknown keys also spend the client IP's tokens, so guessing keys is limited too.
+            self.apply_rate_limit("ip:" + self.client_ip)
             raise not_found("Webhook endpoint")
         secret = project.secrets.get(provider)
         if not secret:
@@ -88,8 +89,7 @@ class WebhookHandler(BaseHandler):
         event = parse_json(self.text_body())
         if not isinstance(event, dict) or not isinstance(event.get("event"), str):
             raise bad_request("A Razorpay event needs an `event` name", "event")
-        event_id = self.request.headers.get("X-Razorpay-Event-Id") or hashlib.sha256(body).hexdigest()
-        return self._delivery(project_id, "razorpay", event_id, event["event"],
+        return self._delivery(project_id, "razorpay", mapping.razorpay_event_identity(event, body), event["event"],
                               mapping.from_unix(event.get("created_at")))
 
     def read_custom(self, project_id: str, secret: str) -> Delivery:

@@ -8,6 +8,8 @@ email known from an earlier event) is the store's job, not this module's.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass, field
 
 from store.validation import Choice, Email, Integer, JsonObject, Schema, String, Timestamp
@@ -230,6 +232,19 @@ def normalize_razorpay(payload: dict) -> Action:
     return Action(kind, from_unix(payload.get("created_at")), email, customer_id,
                   _str(notes.get("name")), _str(subscription.get("plan_id")), amount,
                   _currency(payment.get("currency")) or "INR", reason, None, meta)
+
+
+def razorpay_event_identity(payload: dict, body: bytes) -> str:
+    """What makes a Razorpay delivery unique: the event name, its `created_at` and the id of
+    every entity it carries (subscription, payment...), hashed; without any entity id, the
+    body's SHA-256. Never the `X-Razorpay-Event-Id` header: it is outside the signature, so a
+    captured body replayed under a new header would count as new (docs/webhooks.md)."""
+    entities = sorted((name, entity["id"]) for name, wrapper in _dict(payload.get("payload")).items()
+                      if isinstance(entity := _dict(wrapper).get("entity"), dict) and _str(entity.get("id")))
+    if not entities:
+        return hashlib.sha256(body).hexdigest()
+    identity = json.dumps([payload.get("event"), payload.get("created_at"), entities], separators=(",", ":"))
+    return "rzp:" + hashlib.sha256(identity.encode("utf-8")).hexdigest()
 
 
 # --- custom (Standard Webhooks) -------------------------------------------------------------

@@ -43,9 +43,12 @@ def _load_project(public_key: str) -> WebhookProject | None:
 
 
 class WebhookIntake:
-    def __init__(self, ctx, ttl: float = 5.0):
+    def __init__(self, ctx, ttl: float = 5.0, unknown_ttl: float = 60.0):
         self.ctx = ctx
         self._projects: cachetools.TTLCache = cachetools.TTLCache(maxsize=10_000, ttl=ttl)
+        # Keys found to name no project: a repeat costs no query. Never forgotten on a change: a
+        # new public key is random, so it was never looked up before it existed.
+        self._unknown: cachetools.TTLCache = cachetools.TTLCache(maxsize=10_000, ttl=unknown_ttl)
         self._lock = threading.Lock()  # the change feed may call from other threads
         self._drains: dict[str, bool] = {}  # project id -> "go round again"; IOLoop thread only
         self._tasks: set = set()  # running drains (the loop keeps only weak references)
@@ -57,11 +60,15 @@ class WebhookIntake:
             return None  # a secret key (or anything else) never names a webhook endpoint
         with self._lock:
             found = self._projects.get(public_key)
+            if found is None and public_key in self._unknown:
+                return None
         if found is None:
             found = await run_db(_load_project, public_key)
-            if found is not None:
-                with self._lock:
+            with self._lock:
+                if found is not None:
                     self._projects[public_key] = found
+                else:
+                    self._unknown[public_key] = True
         return found
 
     def forget_project(self, project_id: str) -> None:
