@@ -213,6 +213,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["jwt_ttl_seconds"] = _int("WINDBACK_JWT_TTL_SECONDS", v, 60, 90 * 24 * 3600)
 
     settings = Settings(**values)
+    if settings.require_https and not settings.secret:
+        # The generated secret is kept in the database in clear: whoever reads a backup could
+        # sign sessions for any user. A server that insists on HTTPS needs a real secret.
+        raise ConfigError("WINDBACK_REQUIRE_HTTPS=true needs WINDBACK_SECRET in the environment (at least 32 "
+                          "characters): the generated secret is stored in the database in clear "
+                          "(docs/deploy.md)")
     public_url = get("WINDBACK_PUBLIC_URL")
     if public_url is None:
         scheme = "https" if settings.tls_cert else "http"

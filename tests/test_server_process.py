@@ -50,6 +50,17 @@ def test_an_invalid_setting_is_a_clear_error_and_exit_2(name, value):
     assert "Traceback" not in result.stderr
 
 
+def test_require_https_without_windback_secret_refuses_to_start(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WINDBACK_")}
+    env.update({"WINDBACK_REQUIRE_HTTPS": "true", "WINDBACK_DATABASE_URL": f"sqlite:///{tmp_path}/wb.db"})
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "server.py")], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "configuration error: WINDBACK_REQUIRE_HTTPS=true needs WINDBACK_SECRET" in result.stderr
+    assert "stored in the database in clear" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "wb.db").exists()  # refused before anything was created
+
+
 def test_sigterm_finishes_the_request_in_flight(live_server, migrated):
     server = live_server({"WINDBACK_ACTOR_TIMEOUT": "30"})
     key = owner_key(server.url)
