@@ -155,22 +155,21 @@ class ChurnEvent(BaseModel):
         )
 
 
-class PasswordResetToken(BaseModel):
+class OneTimeToken(BaseModel):
+    """The columns of an emailed single-use token, kept only as its SHA-256 (no table of its own)."""
+
     token_hash = peewee.CharField(primary_key=True, max_length=64)
     user = peewee.ForeignKeyField(User, on_delete="CASCADE")
     expires_at = peewee.DateTimeField()
     used_at = peewee.DateTimeField(null=True)
 
+
+class PasswordResetToken(OneTimeToken):
     class Meta:
         table_name = "password_reset_tokens"
 
 
-class EmailVerificationToken(BaseModel):
-    token_hash = peewee.CharField(primary_key=True, max_length=64)
-    user = peewee.ForeignKeyField(User, on_delete="CASCADE")
-    expires_at = peewee.DateTimeField()
-    used_at = peewee.DateTimeField(null=True)
-
+class EmailVerificationToken(OneTimeToken):
     class Meta:
         table_name = "email_verification_tokens"
 
