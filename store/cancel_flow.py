@@ -250,8 +250,9 @@ def offer_for(project_id: str, reason: str) -> dict | None:
 
 def record_answer(project_id: str, answer: dict) -> tuple[ChurnEvent, bool]:
     """The widget's answer, in one transaction: the churn event (created with source `widget`, or
-    the customer's open one updated, its email and customer id left as they are), `saved` when an offer was accepted (a guarded UPDATE from an
-    open status), and the submission row that `save_rate` counts. Returns (event, created)."""
+    the customer's open one updated, its email and customer id left as they are), `saved` when an
+    offer was accepted (a guarded UPDATE from an open status), and the submission row that
+    `save_rate` counts. Returns (event, created)."""
     from store.churn_events import record_churn
 
     offer = offer_for(project_id, answer["reason"])

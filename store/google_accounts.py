@@ -19,8 +19,8 @@ from store.users import end_sessions
 def user_for_google(sub: str, email: str, name: str | None) -> User:
     """The user of this Google account. An account with the same email is joined to it (taken
     over when its email is unverified); one already linked to another Google account is refused
-    (409). Two first sign-ins at
-    once meet the unique constraints, and the second finds the user the first created."""
+    (409). Two first sign-ins at once meet the unique constraints, and the second finds the user
+    the first created."""
     email = email.lower()
     for attempt in range(2):
         try:

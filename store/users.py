@@ -81,7 +81,7 @@ def _use_token(model, token_hash: str, now: dt.datetime) -> str | None:
 def end_sessions(user_id: str, now: dt.datetime, **changes) -> None:
     """Apply `changes` to the user and end everything issued before: every JWT (the token
     generation moves on) and every outstanding reset or verification token."""
-    (User.update(token_generation=User.token_generation + 1, **changes).where(User.id == user_id).execute())
+    User.update(token_generation=User.token_generation + 1, **changes).where(User.id == user_id).execute()
     for model in (PasswordResetToken, EmailVerificationToken):
         model.update(used_at=now).where((model.user == user_id) & model.used_at.is_null()).execute()
 

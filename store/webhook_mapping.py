@@ -234,16 +234,16 @@ def normalize_razorpay(payload: dict) -> Action:
                   _currency(payment.get("currency")) or "INR", reason, None, meta)
 
 
-def razorpay_event_identity(payload: dict, body: bytes) -> str:
+def razorpay_event_identity(event: dict, body: bytes) -> str:
     """What makes a Razorpay delivery unique: the event name, its `created_at` and the id of
     every entity it carries (subscription, payment...), hashed; without any entity id, the
     body's SHA-256. Never the `X-Razorpay-Event-Id` header: it is outside the signature, so a
     captured body replayed under a new header would count as new (docs/webhooks.md)."""
-    entities = sorted((name, entity["id"]) for name, wrapper in _dict(payload.get("payload")).items()
+    entities = sorted((name, entity["id"]) for name, wrapper in _dict(event.get("payload")).items()
                       if isinstance(entity := _dict(wrapper).get("entity"), dict) and _str(entity.get("id")))
     if not entities:
         return hashlib.sha256(body).hexdigest()
-    identity = json.dumps([payload.get("event"), payload.get("created_at"), entities], separators=(",", ":"))
+    identity = json.dumps([event.get("event"), event.get("created_at"), entities], separators=(",", ":"))
     return "rzp:" + hashlib.sha256(identity.encode("utf-8")).hexdigest()
 
 

@@ -104,8 +104,8 @@ export async function resetPassword(main, ctx) {
   main.append(card("Choose a new password", messages, form));
 }
 
-// The link of the email sent at registration. Confirmed by a click, not on load, so that a mail
-// scanner opening the link does not confirm the address for its owner.
+// The link of the email sent at registration. Confirmed by a click, not on load: a mail scanner
+// that opens links must not confirm an account someone else registered with this address.
 export async function verifyEmail(main, ctx) {
   const messages = h("div", { class: "messages", "aria-live": "polite" });
   const token = ctx.query.get("token") || "";
