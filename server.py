@@ -21,6 +21,7 @@ from handlers.base import NotFoundHandler
 from handlers.request_log import log_request
 from services.ratelimit import RateLimiter
 from services.context import Context
+from services import security
 from services.mailer import make_mailer
 from services.supervisor import fork_children, stop_requested
 from services.webhooks.intake import resume_unapplied
@@ -43,6 +44,7 @@ def build_context(settings: Settings) -> Context:
         secret = settings.secret or users.shared_secret()
     refresh_statistics()
     start_executor(settings.db_workers)
+    security.warm_up(settings.bcrypt_rounds)  # the first unknown-email login costs no extra hash
     listeners: list = []
     actors = ProjectActors(start_project_actor, timeout=settings.actor_timeout,
                            idle_seconds=settings.actor_idle_seconds,
