@@ -251,6 +251,10 @@ class BaseHandler(tornado.web.RequestHandler):
     # --- authentication -------------------------------------------------------------------
 
     async def authenticate(self, rule: Rule) -> None:
+        if rule == PUBLIC:
+            # A public endpoint ignores credentials, good or bad: clients that send theirs on
+            # every request (SDKs, API explorers, health checks) are not refused.
+            return
         api_key = self.request.headers.get("X-API-Key")
         bearer = self.request.headers.get("Authorization", "")
         if api_key is not None:
