@@ -152,7 +152,7 @@ ANSWER = Schema({
     "customer_email": Email(required=True),
     "customer_id": String(max_length=200, nullable=True),
     "reason": Choice(CANCEL_REASONS, required=True),
-    "detail": String(max_length=5000, nullable=True),
+    "detail": String(max_length=5000, nullable=True, multiline=True),
     "offer_shown": OfferShown(nullable=True),
     "offer_accepted": Boolean(default=False),
 }, check=lambda answer: ([{"field": "offer_shown", "message": "cannot be false when the offer was accepted"}]

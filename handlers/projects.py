@@ -1,30 +1,14 @@
 """`/projects`: create, list, get, update settings, rotate keys."""
 from __future__ import annotations
 
-import email.utils
-
 from handlers.base import PROJECT_ADMIN, PROJECT_MEMBER, SIGNED_IN, BaseHandler, list_query_schema
 from handlers.errors import ApiError, conflict, forbidden
 from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_OUT, PROJECT_WITH_ROLE_OUT, ROTATED_KEYS_OUT,
                                 Returns)
-from store.validation import Boolean, FieldError, Integer, Nested, Schema, String
+from store.validation import Boolean, Integer, MailFrom, Nested, Schema, String
 from store import projects
 from store.cancel_flow import CancelFlowSettings
 from store.db import run_db
-
-
-class MailFrom(String):
-    """`Name <address>` or a bare address."""
-
-    def __init__(self, **kw):
-        super().__init__(max_length=300, **kw)
-
-    def convert(self, value, path, from_query):
-        value = super().convert(value, path, from_query)
-        _, address = email.utils.parseaddr(value)
-        if "@" not in address or " " in address:
-            raise FieldError("must be an email address, optionally with a name: Brand <hello@example.com>")
-        return value
 
 
 def _webhook_secret():

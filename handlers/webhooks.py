@@ -12,6 +12,7 @@ import json
 from handlers.base import PUBLIC, BaseHandler
 from handlers.errors import ApiError, bad_request, not_found
 from handlers.responses import BOOLEAN, Documented, Returns, obj
+from store.input_rules import text_problem
 from store.validation import ValidationFailed, validation_error
 from services.webhooks import verify
 from store import webhook_mapping as mapping
@@ -124,6 +125,10 @@ class WebhookHandler(BaseHandler):
                   occurred_at: dt.datetime | None) -> Delivery:
         if len(event_id) > 255:
             raise bad_request("The event id is longer than 255 characters", "id")
+        for field, value in (("id", event_id), ("type", event_type)):
+            problem = text_problem(value)
+            if problem:
+                raise bad_request(f"The event {field} {problem}", field)
         status = "received" if event_type in mapping.HANDLED_TYPES[provider] else "ignored"
         return Delivery(project_id, provider, event_id, event_type, self.text_body(), occurred_at, status)
 
