@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import signal
 import ssl
@@ -18,6 +19,7 @@ from actors.registry import ProjectActors
 from config import VERSION, ConfigError, Settings, load_settings
 from handlers import all_routes
 from handlers.base import NotFoundHandler
+from handlers.https import StrictTransportSecurity
 from handlers.request_log import log_request
 from services.ratelimit import RateLimiter
 from services.context import Context
@@ -57,6 +59,7 @@ def build_context(settings: Settings) -> Context:
 def make_app(ctx: Context) -> tornado.web.Application:
     return tornado.web.Application(
         all_routes(),
+        transforms=[functools.partial(StrictTransportSecurity, settings=ctx.settings)],
         ctx=ctx,
         default_handler_class=NotFoundHandler,
         log_function=log_request,

@@ -19,6 +19,7 @@ import tornado.httputil
 import tornado.ioloop
 import tornado.web
 
+from handlers.https import is_https
 from handlers.errors import STATUS_CODES, ApiError, DomainError, forbidden, http_status, not_found, unauthorized
 from store.input_rules import text_problem, unsafe_text_paths
 from store.validation import Choice, Integer, Schema, validation_error
@@ -192,13 +193,7 @@ class BaseHandler(tornado.web.RequestHandler):
         return peer
 
     def is_https(self) -> bool:
-        if self.request.protocol == "https":
-            return True
-        if self.request.remote_ip not in self.ctx.settings.trusted_proxies:
-            return False  # X-Forwarded-Proto from anyone else is not believed
-        # A chain of proxies may list several; the first is what the client spoke.
-        forwarded = self.request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
-        return forwarded == "https"
+        return is_https(self.request, self.ctx.settings.trusted_proxies)
 
     def require_https(self) -> None:
         if self.ctx.settings.require_https and not self.is_https() and self.request.path != "/health":
