@@ -72,7 +72,8 @@ FORECAST_OUT = obj({"method": STRING, "horizon": INTEGER, "insufficient_history"
 
 
 def analytics_cache(ctx) -> AnalyticsCache:
-    return ctx.service("analytics_cache", AnalyticsCache, forgets_projects=True)
+    # Settings change answers too (lost_after_days); churn data changes them most often.
+    return ctx.service("analytics_cache", AnalyticsCache, forgets_projects=True, forgets_data=True)
 
 
 def _range_error(field: str, message: str):

@@ -4,7 +4,7 @@ Both endpoints take a project's public key (never a secret one), answer any orig
 `OPTIONS` preflight) and are limited to 10 requests per 15 s per key (SPEC 9). The config is
 served from an in-process cache of ready-made answers; a settings change or a key rotation in this
 process forgets the project's entries at once (`ctx.change_listeners`), and other processes within
-`CONFIG_TTL` seconds.
+`CONFIG_TTL` seconds. Churn events and webhooks do not touch it: the config holds none of their data.
 """
 from __future__ import annotations
 
