@@ -20,6 +20,12 @@ from services.webhooks.intake import intake_for
 from store.webhooks import Delivery
 
 PROVIDER_NAMES = {"stripe": "Stripe", "razorpay": "Razorpay", "custom": "custom"}
+WEBHOOKS_PATH = "/api/v1/webhooks"  # + /<provider>/<public key>
+
+
+def webhook_urls(public_url: str, public_key: str) -> dict[str, str]:
+    """Each provider's URL for a project, as its servers reach us (WINDBACK_PUBLIC_URL)."""
+    return {provider: f"{public_url}{WEBHOOKS_PATH}/{provider}/{public_key}" for provider in PROVIDER_NAMES}
 
 
 def invalid_signature(message: str) -> ApiError:
@@ -134,5 +140,5 @@ class WebhookHandler(BaseHandler):
 
 
 default_handlers = [
-    (r"/api/v1/webhooks/(?P<provider>stripe|razorpay|custom)/(?P<public_key>[^/]+)", WebhookHandler),
+    (WEBHOOKS_PATH + r"/(?P<provider>stripe|razorpay|custom)/(?P<public_key>[^/]+)", WebhookHandler),
 ]
