@@ -49,13 +49,12 @@ def build_context(settings: Settings) -> Context:
     security.warm_up(settings.bcrypt_rounds)  # the first unknown-email login costs no extra hash
     # An actor command changes a project's churn data, never its settings: only the caches of
     # that data forget the project (the widget config stays cached under a webhook stream).
-    data_listeners: list = []
     actors = ProjectActors(start_project_actor, timeout=settings.actor_timeout,
                            idle_seconds=settings.actor_idle_seconds,
-                           on_change=lambda project_id: [fn(project_id) for fn in data_listeners])
-    return Context(settings=settings, secret=secret, mailer=make_mailer(settings), actors=actors,
-                   limiter=RateLimiter(settings.rate_limit_scale), data_listeners=data_listeners,
-                   writer=make_writer(settings))
+                           on_change=lambda project_id: ctx.data_changed(project_id))
+    ctx = Context(settings=settings, secret=secret, mailer=make_mailer(settings), actors=actors,
+                  limiter=RateLimiter(settings.rate_limit_scale), writer=make_writer(settings))
+    return ctx
 
 
 def make_app(ctx: Context) -> tornado.web.Application:

@@ -106,14 +106,12 @@ class Email(String):
     def convert(self, value, path, from_query):
         try:
             address = email_address(super().convert(value, path, from_query))
+            if address is None:
+                raise FieldError(EMAIL_MESSAGE)
         except FieldError:
             if self.invalid_as_null:
                 return None
             raise
-        if address is None:
-            if self.invalid_as_null:
-                return None
-            raise FieldError(EMAIL_MESSAGE)
         return address
 
     def _schema(self):
