@@ -47,24 +47,40 @@ def text_problem(value: str, multiline: bool = False) -> str | None:
     return f"must not contain control characters (found {code})"
 
 
-def unsafe_text_paths(value: Any, path: str = "") -> list[dict]:
+def unsafe_text_paths(value: Any, path: str = "", long_text: bool = False) -> list[dict]:
     """Details for every string (keys included) in a parsed JSON value that holds a lone
-    surrogate or NUL: the two that no database or mail server can take, whatever the field."""
+    surrogate or NUL, the two that no database or mail server takes whatever the field; with
+    `long_text`, every string that breaks the long-text rule (free-form objects: `metadata`)."""
+    def problem(text: str) -> str | None:
+        if long_text or _LONE_SURROGATE_OR_NUL.search(text):
+            return text_problem(text, multiline=True)
+        return None
+
     problems: list[dict] = []
     if isinstance(value, str):
-        if _LONE_SURROGATE_OR_NUL.search(value):
-            problems.append({"field": path or "body", "message": text_problem(value, multiline=True)})
+        if found := problem(value):
+            problems.append({"field": path or "body", "message": found})
     elif isinstance(value, dict):
         for key, item in value.items():
-            inner = f"{path}.{key}" if path else key
-            if _LONE_SURROGATE_OR_NUL.search(key):
-                problems.append({"field": path or "body", "message": "has a key that " + text_problem(key, multiline=True)})
+            if found := problem(key):
+                problems.append({"field": path or "body", "message": "has a key that " + found})
             else:
-                problems.extend(unsafe_text_paths(item, inner))
+                problems.extend(unsafe_text_paths(item, f"{path}.{key}" if path else key, long_text))
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            problems.extend(unsafe_text_paths(item, f"{path}[{i}]" if path else f"body[{i}]"))
+            problems.extend(unsafe_text_paths(item, f"{path}[{i}]" if path else f"body[{i}]", long_text))
     return problems
+
+
+# JSON text written with ensure_ascii=False shows a string that breaks the long-text rule as a
+# \u00XX, \b or \f escape, or as a raw C1 or surrogate character: only such a text needs a walk.
+_MAYBE_NOT_LONG_TEXT = re.compile(r"\\u00|\\[bf]|[\x7f-\x9f\ud800-\udfff]")
+
+
+def json_text_problems(value: Any, json_text: str, path: str) -> list[dict]:
+    """`unsafe_text_paths(value, path, long_text=True)` for a value already written as JSON
+    text (ensure_ascii=False), walking it only when the text shows a sign of trouble."""
+    return unsafe_text_paths(value, path, long_text=True) if _MAYBE_NOT_LONG_TEXT.search(json_text) else []
 
 
 def email_address(value: str) -> str | None:

@@ -227,7 +227,7 @@ class JsonObject(Field):
     def convert(self, value, path, from_query):
         if not isinstance(value, dict):
             raise FieldError("must be a JSON object")
-        unsafe = unsafe_text_paths(value, path)
+        unsafe = unsafe_text_paths(value, path, long_text=True)
         if unsafe:
             raise ValidationFailed(unsafe)
         if len(json.dumps(value, separators=(",", ":")).encode()) > self.max_bytes:

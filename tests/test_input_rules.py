@@ -61,7 +61,7 @@ def with_value(body, field, value):
     return body
 
 
-FREE_FORM = {"metadata.note", "properties.page"}  # free-form JSON objects: only surrogates and NUL refused
+FREE_FORM = {"metadata.note", "properties.page"}  # free-form JSON objects: long texts (line breaks kept)
 
 
 @pytest.mark.gen_test(timeout=120)
@@ -70,7 +70,7 @@ async def test_bad_text_in_any_string_field_answers_400_naming_it(api):
     before = (count(ChurnEvent), count(TrackedEvent), count(User), count(Project), count(Invitation))
     for method, path, body, fields, credential in cases(token, project):
         for field in fields:
-            values = ["\ud800", "nul\x00inside"] if field in FREE_FORM else ANY_STRING + ONE_LINE
+            values = ANY_STRING if field in FREE_FORM else ANY_STRING + ONE_LINE
             for value in values:
                 r = await api.request(method, path, with_value(body, field, value), **credential)
                 assert r.status == 400, (path, field, repr(value), r)
