@@ -25,7 +25,7 @@ class ProjectActors:
     def __init__(self, factory: Callable[[str], pykka.ActorRef], timeout: float = 10.0,
                  idle_seconds: float = 300.0, on_change: Callable[[str], None] | None = None):
         self._factory = factory
-        self._on_change = on_change  # told after every successful command: caches forget
+        self._on_change = on_change  # told after every successful command: caches of churn data forget
         self._timeout = timeout
         self._idle_seconds = idle_seconds
         self._actors: dict[str, list] = {}  # project id -> [ActorRef, last used (monotonic)]

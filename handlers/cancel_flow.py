@@ -5,7 +5,7 @@ Both endpoints take a project's public key (never a secret one), answer any orig
 to one key also share a ceiling of 600 per 15 s (docs/widget.md). The config is
 served from an in-process cache of ready-made answers; a settings change or a key rotation in this
 process forgets the project's entries at once (`ctx.change_listeners`), and other processes within
-`CONFIG_TTL` seconds.
+`CONFIG_TTL` seconds. Churn events and webhooks do not touch it: the config holds none of their data.
 """
 from __future__ import annotations
 
@@ -154,7 +154,7 @@ ANSWER = Schema({
     "customer_email": Email(required=True),
     "customer_id": String(max_length=200, nullable=True),
     "reason": Choice(CANCEL_REASONS, required=True),
-    "detail": String(max_length=5000, nullable=True),
+    "detail": String(max_length=5000, nullable=True, multiline=True),
     "offer_shown": OfferShown(nullable=True),
     "offer_accepted": Boolean(default=False),
 }, check=lambda answer: ([{"field": "offer_shown", "message": "cannot be false when the offer was accepted"}]

@@ -29,14 +29,14 @@ CHURN_EVENT = Schema({
     "mrr_cents": Integer(minimum=0, maximum=10**12, default=0),
     "currency": Currency(default="USD"),
     "cancel_reason": Choice(CANCEL_REASONS, nullable=True),
-    "cancel_reason_detail": String(max_length=5000, nullable=True),
+    "cancel_reason_detail": String(max_length=5000, nullable=True, multiline=True),
     "churned_at": Timestamp(past_only=True),
     "metadata": JsonObject(max_bytes=16384, default=dict),
 })
 RECOVERED = Schema({"recovered_mrr_cents": Integer(minimum=0, maximum=10**12, nullable=True)})
 CANCEL_REASON = Schema({
     "cancel_reason": Choice(CANCEL_REASONS, required=True),
-    "cancel_reason_detail": String(max_length=5000, nullable=True),
+    "cancel_reason_detail": String(max_length=5000, nullable=True, multiline=True),
 })
 LIST = list_query_schema(
     churn_events.SORT_FIELDS,

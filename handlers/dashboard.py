@@ -15,6 +15,8 @@ import os
 
 import tornado.web
 
+from handlers.https import redirect_to_https
+
 STATIC_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static", "app")
 
 CSP = "; ".join([
@@ -58,6 +60,9 @@ class DashboardAssetHandler(tornado.web.StaticFileHandler):
     def set_default_headers(self) -> None:
         _security_headers(self)
 
+    def prepare(self) -> None:
+        redirect_to_https(self, self.application.settings["ctx"].settings)
+
     def get_content_type(self) -> str:
         ext = os.path.splitext(self.absolute_path)[1].lower()
         return CONTENT_TYPES.get(ext) or super().get_content_type()
@@ -80,6 +85,10 @@ class DashboardPageHandler(tornado.web.RequestHandler):
     def set_default_headers(self) -> None:
         _security_headers(self, self.csp, self.framing)
         self.set_header("Cache-Control", "no-cache")
+
+    def prepare(self) -> None:
+        # The sign-in form must never be served (and its password posted) over plain HTTP.
+        redirect_to_https(self, self.application.settings["ctx"].settings)
 
     def get(self, path: str = "") -> None:
         with open(os.path.join(STATIC_ROOT, self.page), "rb") as handle:

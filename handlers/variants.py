@@ -23,8 +23,8 @@ def _at_least_one(values: dict) -> list[dict]:
 VARIANT_EDIT = Schema({
     "subject": String(min_length=1, max_length=200, pattern=r"[^\r\n]+",
                       pattern_message="must be one line (no line breaks)"),
-    "body_text": String(min_length=1, max_length=50_000),
-    "body_html": String(min_length=1, max_length=200_000),
+    "body_text": String(min_length=1, max_length=50_000, multiline=True),
+    "body_html": String(min_length=1, max_length=200_000, multiline=True),
 }, check=_at_least_one)
 LIST = Schema({**PAGE_FIELDS, "status": Choice(variants.VARIANT_STATUSES)}, allow_unknown=True)
 VARIANT_OUT = obj({

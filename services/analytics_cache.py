@@ -1,7 +1,8 @@
 """The per-project cache of analytics answers.
 
 Keyed by (project, endpoint, parameters) plus the project's *generation*: any write to a project
-(`Context.project_changed`, called after every project-actor command and settings change) bumps
+(`Context.data_changed` after every project-actor command, `Context.project_changed` after a
+settings change) bumps
 its generation, so every answer computed before the write is never served again, including one
 that was still being computed while the write happened. Stale entries simply age out of the
 bounded TTL cache. The TTL also bounds what time alone changes (an open event becoming `lost`,

@@ -58,11 +58,11 @@ function generalSection(project, ctx, messages, reload) {
 
 function webhookSection(project, ctx, messages, reload) {
   const s = project.settings || {};
-  const origin = location.origin;
   return section("webhooks", "Webhooks", h("p", {}, "Paste a URL into the provider's webhook settings and save the signing secret here. ",
     "The URLs contain the public key; rotating it changes them."),
   PROVIDERS.map(([provider, label, key, hint]) => {
-    const url = `${origin}/webhooks/${provider}/${project.public_key}`;
+    // The server's own address for providers (WINDBACK_PUBLIC_URL), not this browser's origin.
+    const url = project.webhook_urls[provider];
     const urlInput = h("input", { type: "text", readonly: true, value: url, class: "mono", "aria-label": `${label} webhook URL` });
     const secret = h("input", { type: "password", name: key, autocomplete: "off", placeholder: s[key] ? `set (${s[key]})` : "not set" });
     return h("form", {
@@ -89,7 +89,7 @@ function webhookSection(project, ctx, messages, reload) {
 }
 
 function widgetSnippet(project) {
-  const snippet = `<script src="${location.origin}/widget.js" data-public-key="${project.public_key}"></script>\n` +
+  const snippet = `<script src="${project.widget_url}" data-public-key="${project.public_key}"></script>\n` +
     "<script>\n  // when the customer clicks Cancel:\n  Windback.open({ customerEmail: user.email, customerId: user.id, onComplete: function (result) { /* ... */ } });\n</script>";
   const area = h("textarea", { readonly: true, rows: 5, class: "mono", "aria-label": "Widget snippet" }, snippet);
   return h("div", {}, h("h3", {}, "Add it to your cancel page"), area, copyButton(snippet, "Copy snippet", area));
