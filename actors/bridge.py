@@ -100,12 +100,12 @@ class BridgedActorMixin:
         message.resolve(result)
 
     def _apply_batch(self, batch: list[Call]) -> None:
-        from store.db import unit_of_work
+        from store.db import transaction, unit_of_work
 
         outcomes = []
         current = batch[0]
         try:
-            with unit_of_work() as db, db.atomic():
+            with unit_of_work(), transaction():
                 for current in batch:
                     # Each command's own `transaction()` is now a savepoint: an error raised inside
                     # it undoes that command only, and what it wrote before raising after its

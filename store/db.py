@@ -91,7 +91,9 @@ _sqlite_writer = threading.RLock()
 
 @contextlib.contextmanager
 def transaction():
-    """A write transaction (IMMEDIATE on SQLite), inside a unit of work; nested: a savepoint."""
+    """The one way to open a write transaction (IMMEDIATE on SQLite), inside a unit of work; nested:
+    a savepoint. Single commands, an actor's batch of commands and the group committers all come
+    through here, so on SQLite they queue on `_sqlite_writer` rather than in the busy handler."""
     db = database.obj
     if isinstance(db, peewee.SqliteDatabase) and db.transaction_depth() == 0:
         with _sqlite_writer, db.atomic():
