@@ -46,7 +46,7 @@ def _write_settings(keys):
 async def test_a_batching_actor_and_a_group_committer_take_turns(impatient_sqlite):
     with unit_of_work():
         project = Project.create(slug="lock", name="Lock", public_key="pub_live_lock-test-0000000000000")
-    actors = ProjectActors(start_project_actor, timeout=30)
+    actors = ProjectActors(start_project_actor, timeout=30, max_actors=4)
     committer = GroupCommitter("lock-test", _write_settings, window=0.001)
     try:
         proxy = actors.project(project.id)
