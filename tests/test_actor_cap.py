@@ -12,6 +12,7 @@ import pytest
 from actors.bridge import BridgedActorMixin
 from actors.registry import ProjectActors
 from actors.runtime import ActorPool, PooledActor
+from store.errors import TimedOut
 from tests.helpers import refuse_customer_email
 
 PROJECTS = 50
@@ -133,6 +134,8 @@ class Recorder(BridgedActorMixin, PooledActor):
 
     def hold(self) -> str:
         self.gate.wait(10)
+        with self.lock:
+            self.log.append((self.project_id, "held", self.actor_urn))
         return self.project_id
 
 
@@ -185,6 +188,29 @@ async def test_when_every_actor_is_busy_the_cap_is_exceeded_until_they_go_idle(c
         assert sorted(await asyncio.gather(*held)) == [f"busy{n}" for n in range(4)]
         stats = actors.stats()
         assert stats["live"] == 2 and stats["evicted"] == 2 and accounted(stats), stats
+    finally:
+        Recorder.gate.set()
+        actors.stop_all()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_call_that_timed_out_keeps_its_actor_busy_until_it_finishes(ctx):
+    Recorder.log.clear()
+    Recorder.gate.clear()
+    actors = ProjectActors(start_recorder, timeout=0.3, max_actors=1, threads=4)
+    try:
+        with pytest.raises(TimedOut):
+            await actors.call("stuck", "hold")  # 504 for its caller; the command still runs
+        assert await actors.call("other", "record", 0) == 0  # over the cap: "stuck" is not idle
+        stats = actors.stats()
+        assert stats["live"] == 1 and stats["busy"] == 1 and stats["evicted"] == 1  # "other" went, not "stuck"
+        later = asyncio.ensure_future(actors.call("stuck", "record", 1))
+        await asyncio.sleep(0.05)
+        assert not later.done()  # queued behind the held command, on the same actor
+        Recorder.gate.set()
+        assert await later == 1
+        stuck = [(what, urn) for project_id, what, urn in Recorder.log if project_id == "stuck"]
+        assert [what for what, _ in stuck] == ["held", 1] and stuck[0][1] == stuck[1][1]
     finally:
         Recorder.gate.set()
         actors.stop_all()
