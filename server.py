@@ -37,7 +37,7 @@ TORNADO_MAX_BODY = 8 * 1024 * 1024
 
 def build_context(settings: Settings) -> Context:
     """Open the database (migrating it), and build what the handlers share."""
-    init_database(settings.database_url, max_connections=connections_needed(settings))
+    init_database(settings.database_url, max_connections=settings.database_connections)
     with unit_of_work():
         migrate_database()
         secret = settings.secret or users.shared_secret()
@@ -45,19 +45,12 @@ def build_context(settings: Settings) -> Context:
     start_executor(settings.db_workers)
     listeners: list = []
     actors = ProjectActors(start_project_actor, timeout=settings.actor_timeout,
-                           idle_seconds=settings.actor_idle_seconds, max_actors=settings.max_actors,
-                           threads=settings.actor_threads,
+                           max_actors=settings.max_actors, threads=settings.actor_threads,
+                           idle_seconds=settings.actor_idle_seconds,
                            on_change=lambda project_id: [fn(project_id) for fn in listeners])
     return Context(settings=settings, secret=secret, mailer=make_mailer(settings), actors=actors,
                    limiter=RateLimiter(settings.rate_limit_scale), change_listeners=listeners,
                    writer=make_writer(settings))
-
-
-def connections_needed(settings: Settings) -> int:
-    """Threads that use the database: the actor pool, the read workers, and a few others (group
-    committers, start-up, housekeeping). PostgreSQL's pool is sized to them: bounded, and never
-    so small that a thread waits for a connection."""
-    return settings.actor_threads + settings.db_workers + 8
 
 
 def make_app(ctx: Context) -> tornado.web.Application:

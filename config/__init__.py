@@ -74,6 +74,13 @@ class Settings:
     def writer_backend(self) -> str:
         return f"openai:{self.openai_model}" if self.openai_api_key else "template"
 
+    @property
+    def database_connections(self) -> int:
+        """PostgreSQL's pool size: one connection for each thread that can use the database at
+        once (the actor pool, the read workers, and a few more for the group committers,
+        start-up and housekeeping), so the pool is bounded and no thread waits for one."""
+        return self.actor_threads + self.db_workers + 8
+
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
 
