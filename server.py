@@ -40,7 +40,7 @@ TORNADO_MAX_BODY = 8 * 1024 * 1024
 
 def build_context(settings: Settings) -> Context:
     """Open the database (migrating it), and build what the handlers share."""
-    init_database(settings.database_url)
+    init_database(settings.database_url, max_connections=settings.database_connections)
     with unit_of_work():
         migrate_database()
         secret = settings.secret or users.shared_secret()
@@ -50,6 +50,7 @@ def build_context(settings: Settings) -> Context:
     # An actor command changes a project's churn data, never its settings: only the caches of
     # that data forget the project (the widget config stays cached under a webhook stream).
     actors = ProjectActors(start_project_actor, timeout=settings.actor_timeout,
+                           max_actors=settings.max_actors, threads=settings.actor_threads,
                            idle_seconds=settings.actor_idle_seconds,
                            on_change=lambda project_id: ctx.data_changed(project_id))
     ctx = Context(settings=settings, secret=secret, mailer=make_mailer(settings), actors=actors,

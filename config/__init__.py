@@ -57,6 +57,8 @@ class Settings:
     actor_idle_seconds: float = 300.0
     jwt_ttl_seconds: int = 24 * 3600
     db_workers: int = 8
+    max_actors: int = 256  # live project actors before idle ones are stopped to make room
+    actor_threads: int = 16  # threads that run every project's actor commands
 
     @property
     def rate_limiting(self) -> bool:
@@ -71,6 +73,13 @@ class Settings:
     @property
     def writer_backend(self) -> str:
         return f"openai:{self.openai_model}" if self.openai_api_key else "template"
+
+    @property
+    def database_connections(self) -> int:
+        """PostgreSQL's pool size: one connection for each thread that can use the database at
+        once (the actor pool, the read workers, and a few more for the group committers,
+        start-up and housekeeping), so the pool is bounded and no thread waits for one."""
+        return self.actor_threads + self.db_workers + 8
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -211,6 +220,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["db_workers"] = _int("WINDBACK_DB_WORKERS", v, 1, 256)
     if (v := get("WINDBACK_JWT_TTL_SECONDS")) is not None:
         values["jwt_ttl_seconds"] = _int("WINDBACK_JWT_TTL_SECONDS", v, 60, 90 * 24 * 3600)
+    if (v := get("WINDBACK_MAX_ACTORS")) is not None:
+        values["max_actors"] = _int("WINDBACK_MAX_ACTORS", v, 1, 1_000_000)
+    if (v := get("WINDBACK_ACTOR_THREADS")) is not None:
+        values["actor_threads"] = _int("WINDBACK_ACTOR_THREADS", v, 1, 256)
 
     settings = Settings(**values)
     if settings.require_https and not settings.secret:

@@ -95,7 +95,12 @@ PROJECT_DETAIL_OUT = obj({**PROJECT_OUT["properties"],
 PROJECT_WITH_ROLE_OUT = obj({**PROJECT_OUT["properties"], "role": ROLE})
 CREATED_PROJECT_OUT = obj({**PROJECT_OUT["properties"], "role": ROLE, "secret_key": STRING})
 ROTATED_KEYS_OUT = obj({"secret_key": STRING, "public_key": STRING, "previous_keys_expire_at": nullable(TIMESTAMP)})
-HEALTH_OUT = obj({"status": STRING, "database": STRING, "actors": INTEGER, "version": STRING})
+ACTOR_STATS_OUT = obj({
+    "live": INTEGER, "busy": INTEGER, "max": INTEGER, "threads": INTEGER,
+    "started": INTEGER, "evicted": INTEGER, "stopped_idle": INTEGER, "crashed": INTEGER,
+})
+HEALTH_OUT = obj({"status": STRING, "database": STRING, "actors": INTEGER, "version": STRING,
+                  "actor_stats": ACTOR_STATS_OUT})
 CHURN_EVENT_OUT = obj({
     "id": STRING, "customer_email": nullable(STRING), "customer_name": nullable(STRING),
     "customer_id": nullable(STRING), "plan": nullable(STRING), "mrr_cents": INTEGER, "currency": STRING,
