@@ -17,7 +17,7 @@ import peewee
 from peewee import JOIN, SQL, Case, fn
 
 from store.cancel_flow import CancelFlowSubmission
-from store.churn_events import lost_cutoff
+from store.churn_event_reads import lost_cutoff
 from store.db import is_sqlite
 from store.models import CHURN_STATUSES, OPEN_STATUSES, ChurnEvent
 from store.variants import STRATEGIES, TONES, Variant

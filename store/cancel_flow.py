@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import peewee
 
-from store.errors import bad_request, conflict
+from store.errors import bad_request
 from store.validation import (Choice, Field, FieldError, Integer, ListOf, Nested, Schema, String, clean_into,
                                  ValidationFailed)
 from store.keys import constant_time_equal
 from store.db import transaction
-from store.models import CANCEL_REASONS, OPEN_STATUSES, BaseModel, ChurnEvent, Project, ProjectKey, utcnow
+from store.models import CANCEL_REASONS, BaseModel, ChurnEvent, Project, ProjectKey, utcnow
 from store.projects import project_settings
 from store.serialize import dumps
 
@@ -252,7 +252,7 @@ def record_answer(project_id: str, answer: dict) -> tuple[ChurnEvent, bool]:
     """The widget's answer, in one transaction: the churn event (created with source `widget`, or
     the customer's open one updated), `saved` when an offer was accepted (a guarded UPDATE from an
     open status), and the submission row that `save_rate` counts. Returns (event, created)."""
-    from store.churn_events import record_churn
+    from store.churn_events import mark_saved, record_churn
 
     offer = offer_for(project_id, answer["reason"])
     if answer.get("offer_accepted") and offer is None:
@@ -265,13 +265,7 @@ def record_answer(project_id: str, answer: dict) -> tuple[ChurnEvent, bool]:
     with transaction():
         event, created = record_churn(project_id, fields)
         if answer.get("offer_accepted"):
-            now = utcnow()
-            changed = (ChurnEvent.update(status="saved", saved=True, updated_at=now)
-                       .where((ChurnEvent.id == event.id) & ChurnEvent.status.in_(OPEN_STATUSES))
-                       .execute())
-            if changed != 1:
-                raise conflict("The customer's churn event is no longer open")
-            event = ChurnEvent.get_by_id(event.id)
+            event = mark_saved(event.id)
         CancelFlowSubmission.create(project=project_id, churn_event=event.id, customer_email=event.customer_email,
                                     reason=answer["reason"], detail=answer.get("detail"),
                                     offer_shown=dumps(offer_shown) if offer_shown else None,

@@ -85,8 +85,7 @@ def fill_missing_email(action: Action, history: list[ChurnEvent]) -> None:
             continue
         try:
             with transaction():  # a savepoint: a clash with another open event skips this one
-                ChurnEvent.update(customer_email=action.customer_email, updated_at=utcnow()).where(
-                    (ChurnEvent.id == event.id) & ChurnEvent.customer_email.is_null()).execute()
+                churn_events.fill_missing_email(event.id, action.customer_email)
         except peewee.IntegrityError:
             log.info("not filling email of churn event %s: the customer has another open event", event.id)
 
@@ -106,13 +105,6 @@ def _customer(action: Action, condition):
     return match[0] if len(match) == 1 else (match[0] | match[1])
 
 
-def _stamp(event_id: str, when) -> None:
-    """Remember the provider time of the newest webhook applied to the event."""
-    (ChurnEvent.update(source_event_at=when)
-     .where((ChurnEvent.id == event_id) & (ChurnEvent.source_event_at.is_null() | (ChurnEvent.source_event_at < when)))
-     .execute())
-
-
 def apply_churn(project_id: str, action: Action, source: str, history: list[ChurnEvent]) -> str:
     when = action.occurred_at
     episode = newest([event for event in history if event.status == "recovered"
@@ -124,12 +116,12 @@ def apply_churn(project_id: str, action: Action, source: str, history: list[Chur
     if existing is not None:
         if existing.source_event_at is None or existing.source_event_at <= when:
             churn_events.record_churn(project_id, fields)  # newer data: update the open event
-            _stamp(existing.id, when)
+            churn_events.note_provider_time(existing.id, when)
         return existing.id
     recovery = webhooks.pending_recovery(project_id, action.customer_id, action.customer_email, when)
     event, created = churn_events.record_churn(project_id, {**fields, "source_event_at": when})
     if not created:
-        _stamp(event.id, when)
+        churn_events.note_provider_time(event.id, when)
     if recovery is not None:
         # The recovery arrived first: the churn is recorded already recovered by it.
         churn_events.mark_recovered(project_id, event.id, recovery.amount_cents, recovered_at=recovery.occurred_at)
@@ -144,5 +136,5 @@ def apply_recovery(project_id: str, action: Action, history: list[ChurnEvent]) -
     if existing is None or existing.churned_at > when:
         return None  # nothing to close yet (or only a newer churn): kept as an unmatched recovery
     churn_events.mark_recovered(project_id, existing.id, action.mrr_cents, recovered_at=when)
-    _stamp(existing.id, when)
+    churn_events.note_provider_time(existing.id, when)
     return existing.id
