@@ -350,7 +350,7 @@ class BaseHandler(tornado.web.RequestHandler):
             raise ApiError(400, "VALIDATION_ERROR", "Idempotency-Key must be at most 255 characters",
                            [{"field": "Idempotency-Key", "message": "must be at most 255 characters"}])
         scope = f"project:{self.key_owner.project_id}" if self.key_owner else f"user:{self.user_id}"
-        # Scoped to the credential, method and path (SPEC 3): the same key on another endpoint
+        # Scoped to the credential, method and path (docs/api.md): the same key on another endpoint
         # is another record.
         key = hashlib.sha256(f"{self.request.method} {self.request.path} {given}".encode()).hexdigest()
         body_hash = hashlib.sha256(self.request.body or b"").hexdigest()

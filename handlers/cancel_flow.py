@@ -1,7 +1,7 @@
-"""The cancel flow's public door (SPEC 7): the widget's config and its answers.
+"""The cancel flow's public door (docs/widget.md): the widget's config and its answers.
 
 Both endpoints take a project's public key (never a secret one), answer any origin (CORS, with
-`OPTIONS` preflight) and are limited to 10 requests per 15 s per key (SPEC 9). The config is
+`OPTIONS` preflight) and are limited to 10 requests per 15 s per key (docs/api.md, "Rate limits"). The config is
 served from an in-process cache of ready-made answers; a settings change or a key rotation in this
 process forgets the project's entries at once (`ctx.change_listeners`), and other processes within
 `CONFIG_TTL` seconds.
@@ -169,7 +169,7 @@ class ReasonsHandler(CancelFlowHandler):
                         "OPTIONS": PREFLIGHT}
 
     def rate_limit_key(self) -> str:
-        """The public key in the body (the limit comes before validation, SPEC 9)."""
+        """The public key in the body (the limit comes before validation)."""
         try:
             key = json.loads(self.request.body or b"null").get("public_key")
         except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):

@@ -1,4 +1,4 @@
-"""Recovery email variants of a churn event (SPEC 5): generate nine, list, edit one, send one.
+"""Recovery email variants of a churn event (docs/emails.md): generate nine, list, edit one, send one.
 
 Generating and sending are claim -> slow work -> commit (services/recovery.py), so a slow model
 or mail server never holds the project's actor.

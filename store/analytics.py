@@ -1,4 +1,4 @@
-"""Analytics queries (SPEC 6): grouped SQL over indexed columns, the same on SQLite and PostgreSQL.
+"""Analytics queries (docs/analytics.md): grouped SQL over indexed columns, the same on SQLite and PostgreSQL.
 
 Every figure is aggregated by the database; Python only folds the few grouped rows (one per
 currency x reason x source x status, at most a few hundred) into the answer. What each figure

@@ -1,8 +1,8 @@
-"""The cancel flow (SPEC 7): the project's `settings.cancel_flow` (schema, defaults), the public
+"""The cancel flow (docs/widget.md): the project's `settings.cancel_flow` (schema, defaults), the public
 config the widget fetches, and the widget's answers.
 
 Cancel-flow submissions: every answer a customer gave in the widget (reason, offer shown,
-offer accepted). `save_rate` = accepted / submissions (SPEC 6)."""
+offer accepted). `save_rate` = accepted / submissions (docs/analytics.md)."""
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,4 @@
-"""`Idempotency-Key` records (SPEC 3): scoped to the credential, kept 24 h, 2xx answers only."""
+"""`Idempotency-Key` records (docs/api.md): scoped to the credential, kept 24 h, 2xx answers only."""
 from __future__ import annotations
 
 import datetime as dt

@@ -126,7 +126,7 @@ class ChurnEvent(BaseModel):
     recovered_by_variant_id = peewee.CharField(max_length=40, null=True)
     saved = peewee.BooleanField(default=False)
     metadata = peewee.TextField(default="{}")
-    # The provider's own time of the last webhook applied to this event (ordering, SPEC 8).
+    # The provider's own time of the last webhook applied to this event (ordering, docs/webhooks.md).
     source_event_at = peewee.DateTimeField(null=True)
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)

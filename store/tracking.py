@@ -1,4 +1,4 @@
-"""Tracked events (`POST /track`, SPEC 5): what a customer's backend reports users doing.
+"""Tracked events (`POST /track`, docs/api-tracking.md): what a customer's backend reports users doing.
 
 The highest-volume write of the server, so rows go through a `GroupCommitter`: the requests that
 arrive within a few milliseconds share one transaction, and each is answered only after its rows
@@ -39,7 +39,7 @@ _SQL_CACHE: dict[tuple[int, str], str] = {}
 
 def _insert_sql(rows: int) -> str:
     """One multi-row INSERT for `rows` rows, built once per size (building SQL through the ORM
-    costs about as much as the insert itself; LIBRARY-NOTES)."""
+    costs about as much as the insert itself)."""
     mark = "?" if is_sqlite() else "%s"
     sql = _SQL_CACHE.get((rows, mark))
     if sql is None:

@@ -1,5 +1,5 @@
 """Recovery email variants: nine per churn event (3 strategies x 3 tones), and the guarded
-transitions the project actor applies to them (SPEC 5).
+transitions the project actor applies to them (docs/emails.md).
 
 Slow work (writing, sending) happens outside the actor between two transactions, so both are
 claims in the database: a claim row per event being generated (`variant_generations`) and a
@@ -87,7 +87,7 @@ def variant_json(variant: Variant) -> dict:
 
 
 def _grid_position():
-    """Strategy-major, tone-minor order of the SPEC's grid, for listing."""
+    """Strategy-major, tone-minor order of the 3 x 3 grid, for listing."""
     strategy = peewee.Case(Variant.strategy, [(s, i) for i, s in enumerate(STRATEGIES)], 9)
     tone = peewee.Case(Variant.tone, [(t, i) for i, t in enumerate(TONES)], 9)
     return strategy * 3 + tone

@@ -6,7 +6,7 @@ effect and the mark commit together or not at all, so applying the same stored e
 replay, a second process) changes nothing. A failure rolls the attempt back and records
 `failed` with the error.
 
-Order (SPEC 8, docs/webhooks.md): events are applied by the provider's own time `T`.
+Order (docs/webhooks.md): events are applied by the provider's own time `T`.
 - A recovery closes the customer's open churn event only if it is not older than the churn
   (`churned_at <= T`); otherwise, or when there is no open event, it is kept as an unmatched
   recovery.

@@ -1,4 +1,4 @@
-"""Stored webhook deliveries (SPEC 8): the raw verified event, unique per project, provider and
+"""Stored webhook deliveries (docs/webhooks.md): the raw verified event, unique per project, provider and
 provider event id, and where its processing stands.
 
 `store_deliveries` is the group committer's writer: a whole batch of verified deliveries in one

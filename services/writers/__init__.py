@@ -1,4 +1,4 @@
-"""Who writes the nine recovery emails of a churn event (SPEC 5).
+"""Who writes the nine recovery emails of a churn event (docs/emails.md).
 
 A `VariantWriter` turns a `CopyBrief` (only what the copy needs: first name, plan, reason, brand
 and offer; never the customer's email address or metadata) into nine `Draft`s, one per

@@ -1,6 +1,6 @@
 """Building a writer's `CopyBrief` from a churn event and its project's settings.
 
-Offers come from `settings.cancel_flow.offers` (SPEC 7), read defensively: a missing or
+Offers come from `settings.cancel_flow.offers` (docs/widget.md), read defensively: a missing or
 malformed entry falls back to the default 20%-for-3-months discount, so a `discount_offer`
 email always names a concrete offer.
 """
