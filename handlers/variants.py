@@ -12,6 +12,7 @@ from services import recovery
 from services.writers import text_to_html
 from store import variants
 from store.db import run_db
+from store.models import STRATEGIES, TONES, VARIANT_STATUSES
 
 
 def _at_least_one(values: dict) -> list[dict]:
@@ -26,10 +27,10 @@ VARIANT_EDIT = Schema({
     "body_text": String(min_length=1, max_length=50_000),
     "body_html": String(min_length=1, max_length=200_000),
 }, check=_at_least_one)
-LIST = Schema({**PAGE_FIELDS, "status": Choice(variants.VARIANT_STATUSES)}, allow_unknown=True)
+LIST = Schema({**PAGE_FIELDS, "status": Choice(VARIANT_STATUSES)}, allow_unknown=True)
 VARIANT_OUT = obj({
-    "id": STRING, "churn_event_id": STRING, "strategy": enum(variants.STRATEGIES), "tone": enum(variants.TONES),
-    "subject": STRING, "body_text": STRING, "body_html": STRING, "status": enum(variants.VARIANT_STATUSES),
+    "id": STRING, "churn_event_id": STRING, "strategy": enum(STRATEGIES), "tone": enum(TONES),
+    "subject": STRING, "body_text": STRING, "body_html": STRING, "status": enum(VARIANT_STATUSES),
     "generator": STRING, "sent_at": nullable(TIMESTAMP), "message_id": nullable(STRING), "error": nullable(STRING),
     "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
 })

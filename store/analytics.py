@@ -19,8 +19,8 @@ from peewee import JOIN, SQL, Case, fn
 from store.cancel_flow import CancelFlowSubmission
 from store.churn_event_reads import lost_cutoff
 from store.db import is_sqlite
-from store.models import CHURN_STATUSES, OPEN_STATUSES, ChurnEvent
-from store.variants import STRATEGIES, TONES, Variant
+from store.models import CHURN_STATUSES, OPEN_STATUSES, STRATEGIES, TONES, ChurnEvent
+from store.variants import Variant
 
 NO_REASON = "unspecified"  # the by_reason key of events without a cancel reason
 
@@ -198,7 +198,7 @@ def recoveries_by_kind(scope: Scope) -> dict[tuple[str, str], int]:
 
 
 def variant_table(sent: dict, recovered: dict) -> list[dict]:
-    """All nine strategy x tone pairs, zeros included, in the order of store.variants.STRATEGIES
+    """All nine strategy x tone pairs, zeros included, in the order of store.models.STRATEGIES
     and TONES (then any other pair found)."""
     pairs = [(s, t) for s in STRATEGIES for t in TONES]
     pairs += sorted((set(sent) | set(recovered)) - set(pairs))

@@ -19,6 +19,7 @@ from store.keys import constant_time_equal
 from store.db import transaction
 from store.models import CANCEL_REASONS, BaseModel, ChurnEvent, Project, ProjectKey, utcnow
 from store.projects import project_settings
+from store.offers import DEFAULT_OFFERS, offer_headline
 from store.serialize import dumps
 
 log = logging.getLogger("windback.cancel_flow")
@@ -54,10 +55,6 @@ REASON_LABELS = {
     "temporary": "I only need a break for now",
     "payment_failed": "I had trouble with payment",
     "other": "Something else",
-}
-DEFAULT_OFFERS = {
-    "too_expensive": {"type": "discount", "percent_off": 20, "months": 3},
-    "temporary": {"type": "pause", "months": 3},  # as services/writers/brief.py assumes
 }
 DEFAULT_COPY = {
     "title": "Before you go",
@@ -201,18 +198,6 @@ def effective_settings(stored: dict | None) -> dict:
         "copy": {**DEFAULT_COPY, **(stored.get("copy") or {})},
         "theme": {**DEFAULT_THEME, **(stored.get("theme") or {})},
     }
-
-
-def offer_headline(offer: dict) -> str:
-    if offer["type"] == "discount":
-        months = offer["months"]
-        return f"Stay and get {offer['percent_off']}% off for the next {months} month{'s' if months > 1 else ''}"
-    if offer["type"] == "pause":
-        months = offer["months"]
-        return f"Pause your subscription for up to {months} month{'s' if months > 1 else ''} instead"
-    price = offer.get("price_cents")
-    suffix = f" for {price / 100:.2f} a month" if price is not None else ""
-    return f"Switch to the {offer['to_plan']} plan{suffix} instead"
 
 
 # --- the public config, and recording an answer -------------------------------------------

@@ -28,6 +28,10 @@ CANCEL_REASONS = (
 )
 SOURCES = ("api", "stripe", "razorpay", "custom", "widget")
 PLANS = ("free", "pro", "scale")
+# Recovery emails: one variant per strategy x tone (store/variants.py).
+STRATEGIES = ("discount_offer", "value_reminder", "personal_check_in")
+TONES = ("friendly", "professional", "urgent")
+VARIANT_STATUSES = ("draft", "edited", "sent", "failed")
 ROLES = ("owner", "admin", "member")
 
 

@@ -16,14 +16,11 @@ import peewee
 from store.errors import conflict, not_found
 from store.churn_events import CLOSED_STATUSES, get_event, mark_contacted, mark_variants_ready
 from store.db import transaction
-from store.models import BaseModel, ChurnEvent, Project, new_id, utcnow
+from store.models import STRATEGIES, TONES, BaseModel, ChurnEvent, Project, new_id, utcnow
 from store.projects import project_settings
 from store.serialize import iso
 from store.suppressions import is_suppressed
 
-STRATEGIES = ("discount_offer", "value_reminder", "personal_check_in")
-TONES = ("friendly", "professional", "urgent")
-VARIANT_STATUSES = ("draft", "edited", "sent", "failed")
 SENDABLE = ("draft", "edited", "failed")
 
 

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from config import Settings
+from store.models import STRATEGIES, TONES
 
-STRATEGIES = ("discount_offer", "value_reminder", "personal_check_in")
-TONES = ("friendly", "professional", "urgent")
 PAIRS = tuple((strategy, tone) for strategy in STRATEGIES for tone in TONES)
 
 
