@@ -104,7 +104,19 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("X-Request-Id", self.request_id)
 
     def compute_etag(self):
-        return None  # handlers that support conditional GETs compute their own
+        return None  # handlers that support conditional GETs call `not_modified`
+
+    def not_modified(self, etag: str) -> bool:
+        """Send `etag`; when the request's `If-None-Match` names it (weak or strong) or `*`,
+        answer 304 with no body and return True."""
+        self.set_header("ETag", etag)
+        tags = [tag.strip().removeprefix("W/") for tag in self.request.headers.get("If-None-Match", "").split(",")]
+        if etag not in tags and "*" not in tags:
+            return False
+        self.set_status(304)
+        self.clear_header("Content-Type")
+        self.finish()
+        return True
 
     def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, (DomainError, tornado.web.HTTPError)):

@@ -15,10 +15,9 @@ import peewee
 from store.errors import bad_request
 from store.validation import (Choice, Field, FieldError, Integer, ListOf, Nested, Schema, String, clean_into,
                                  ValidationFailed)
-from store.keys import constant_time_equal
 from store.db import transaction
-from store.models import CANCEL_REASONS, BaseModel, ChurnEvent, Project, ProjectKey, utcnow
-from store.projects import project_settings
+from store.models import CANCEL_REASONS, BaseModel, ChurnEvent, Project, utcnow
+from store.projects import live_key, project_settings
 from store.offers import DEFAULT_OFFERS, offer_headline
 from store.serialize import dumps
 
@@ -212,12 +211,8 @@ class PublicConfig:
 
 def load_public_config(public_key: str) -> PublicConfig | None:
     """The widget's config for a live public key (None: not a live public key)."""
-    now = utcnow()
-    row = (ProjectKey.select(ProjectKey.lookup, ProjectKey.expires_at, Project).join(Project)
-           .where((ProjectKey.lookup == public_key) & (ProjectKey.kind == "public")
-                  & (ProjectKey.expires_at.is_null() | (ProjectKey.expires_at > now)))
-           .first())
-    if row is None or not constant_time_equal(row.lookup, public_key):
+    row = live_key("public", public_key)
+    if row is None:
         return None
     project = row.project
     settings = project_settings(project)
