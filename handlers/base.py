@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import re
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -82,7 +81,6 @@ class BaseHandler(tornado.web.RequestHandler):
     role: str | None = None
 
     def initialize(self, **kwargs) -> None:
-        self._started = time.perf_counter()
         self._rate_headers: dict[str, str] | None = None  # kept: an error answer clears headers
         self._idempotency = None  # (scope, key) while this request holds an Idempotency-Key
         self._counted = True

@@ -95,11 +95,6 @@ def add_amount(amounts: dict, currency: str, cents) -> None:
 # grouped by currency, reason, source and status; emails sent and cancel-flow answers; recoveries
 # per kind of email. `combine` folds them into the answer.
 
-def stats(scope: Scope, now: dt.datetime) -> dict:
-    """The whole answer, one part after the other (scripts and tests)."""
-    return combine(event_groups(scope, now), sends_and_submissions(scope), recoveries_by_kind(scope))
-
-
 def event_groups(scope: Scope, now: dt.datetime) -> dict:
     # Grouped by the stored status (so the GROUP BY follows the index churn_events_analytics);
     # `stale` counts the open events churned before the cut-off, which readers see as `lost`.

@@ -103,17 +103,6 @@ def transaction():
         yield db
 
 
-def db_work(fn):
-    """Decorate a function so that it always runs inside a unit of work."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with unit_of_work():
-            return fn(*args, **kwargs)
-
-    return wrapper
-
-
 def start_executor(workers: int) -> ThreadPoolExecutor:
     global _executor
     if _executor is None:

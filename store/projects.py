@@ -82,11 +82,6 @@ def live_key(kind: str, lookup: str) -> ProjectKey | None:
     return key
 
 
-def project_for_secret_key(secret_key: str) -> Project | None:
-    key = live_key("secret", sha256_hex(secret_key))
-    return key.project if key else None
-
-
 def secret_key_owner(secret_key: str) -> tuple[Project, dt.datetime | None] | None:
     """The project of a live secret key and when that key stops working (None: never)."""
     key = live_key("secret", sha256_hex(secret_key))

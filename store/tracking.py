@@ -63,6 +63,3 @@ def write_batch(requests: list[list[tuple]]) -> list[int]:
 def make_writer() -> GroupCommitter:
     return GroupCommitter("tracked-events", write_batch, max_batch=200, window=0.002)
 
-
-def count_events(project_id: str) -> int:
-    return TrackedEvent.select().where(TrackedEvent.project == project_id).count()
