@@ -20,7 +20,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from store import analytics, analytics_months, churn_event_reads, churn_events  # noqa: E402
+from store import analytics, analytics_months, churn_event_reads, churn_events, webhooks  # noqa: E402
 from store.db import database, init_database, is_sqlite, refresh_statistics, unit_of_work  # noqa: E402
 from store.models import ChurnEvent, Project  # noqa: E402
 from store.webhook_effects import email_known_for  # noqa: E402
@@ -52,6 +52,8 @@ def operations(project_id: str, email: str, customer_id: str):
     yield "webhook: the customer's history", lambda: list(ChurnEvent.select().where(
         ((ChurnEvent.project == project_id) & (ChurnEvent.customer_email == email))
         | ((ChurnEvent.project == project_id) & (ChurnEvent.customer_id == customer_id))))
+    yield "webhook: an unmatched recovery of the customer", lambda: webhooks.pending_recovery(
+        project_id, customer_id, email, now - dt.timedelta(days=30))
     yield "sweep: open events past the cutoff", lambda: churn_events.sweep_lost(now - dt.timedelta(days=3650))
     yield "analytics: stats groups", lambda: analytics.event_groups(scope, now)
     yield "analytics: recoveries by email kind", lambda: analytics.recoveries_by_kind(scope)

@@ -26,7 +26,7 @@ from store.db import database, is_sqlite, transaction
 from store.errors import conflict, not_found
 from store.models import OPEN_STATUSES, ChurnEvent, Project, utcnow
 from store.projects import project_settings
-from store.raw_sql import cached_sql, insert_params, insert_sql
+from store.raw_sql import cached_sql, insert_params, insert_sql, prepared
 from store.serialize import dumps, loads_object
 
 # Fields a new churn for a customer with an open event may change on that event.
@@ -42,17 +42,43 @@ def get_event(project_id: str, event_id: str) -> ChurnEvent:
     return event
 
 
-def _transition(event_id: str, guard, **changes) -> ChurnEvent | None:
-    """UPDATE the event's `changes` (and `updated_at`) where `guard` still holds; the row as it is
-    afterwards, or None when the guard did not match (the event moved on, or is not there)."""
-    changes.setdefault("updated_at", utcnow())
-    rows = list(ChurnEvent.update(**changes).where((ChurnEvent.id == event_id) & guard)
-                .returning(ChurnEvent).execute())
-    return rows[0] if rows else None
-
-
 def _is_open():
     return ChurnEvent.status.in_(OPEN_STATUSES)
+
+
+# Where a transition may start from, by name; `slot(name)` is a value given with the call.
+GUARDS = {
+    "open": lambda slot: _is_open(),
+    "open, metadata unchanged": lambda slot: _is_open() & (ChurnEvent.metadata == slot("metadata_read")),
+    "new": lambda slot: ChurnEvent.status == "new",
+    "new or variants_ready": lambda slot: ChurnEvent.status.in_(("new", "variants_ready")),
+    "not closed, in project": lambda slot: ((ChurnEvent.project == slot("project"))
+                                            & ChurnEvent.status.not_in(CLOSED_STATUSES)),
+    "in project": lambda slot: ChurnEvent.project == slot("project"),
+    "no email yet": lambda slot: ChurnEvent.customer_email.is_null(),
+}
+_SLOT_FIELDS = {"project": ChurnEvent.project, "metadata_read": ChurnEvent.metadata, "id": ChurnEvent.id}
+
+
+def _transition(event_id: str, guard: str, given: dict | None = None, **changes) -> ChurnEvent | None:
+    """UPDATE the event's `changes` (and `updated_at`) where the guard named `guard` still holds
+    (`given`: its slot values); the row as it is afterwards, or None when the guard did not match
+    (the event moved on, or is not there). A change may be a column expression (the same one for
+    a given column every time); the statement is built once per guard and set of columns."""
+    changes.setdefault("updated_at", utcnow())
+    computed = {name for name, value in changes.items() if isinstance(value, peewee.Node)}
+
+    def build(slot):
+        values = {name: value if name in computed else slot("set_" + name) for name, value in changes.items()}
+        return (ChurnEvent.update(**values).where((ChurnEvent.id == slot("id")) & GUARDS[guard](slot))
+                .returning(ChurnEvent))
+
+    binders = {**_SLOT_FIELDS, **{"set_" + name: getattr(ChurnEvent, name) for name in changes}}
+    statement = prepared(("churn-transition", guard, tuple(sorted(changes)), tuple(sorted(computed))),
+                         build, **binders)
+    values = {"set_" + name: value for name, value in changes.items() if name not in computed}
+    rows = statement.rows(ChurnEvent, id=event_id, **values, **(given or {}))
+    return rows[0] if rows else None
 
 
 # --- recording a churn ------------------------------------------------------------------------
@@ -120,12 +146,12 @@ def refresh_open_event(project_id: str, existing: ChurnEvent, fields: dict) -> C
         if name in changes and changes[name] != getattr(existing, name) and _open_elsewhere(
                 project_id, name, changes[name], existing.id):
             del changes[name]
-    guard = _is_open()
     if fields.get("metadata"):
         # Merged key by key into what was read, so only if nobody changed it since.
         changes["metadata"] = dumps({**loads_object(existing.metadata), **fields["metadata"]})
-        guard &= ChurnEvent.metadata == existing.metadata
-    return _transition(existing.id, guard, **changes)
+        return _transition(existing.id, "open, metadata unchanged", {"metadata_read": existing.metadata},
+                           **changes)
+    return _transition(existing.id, "open", **changes)
 
 
 def record_churn(project_id: str, fields: dict) -> tuple[ChurnEvent, bool]:
@@ -160,13 +186,13 @@ def mark_recovered(project_id: str, event_id: str, recovered_mrr_cents: int | No
                    recovered_at: dt.datetime | None = None, variant_id: str | None = None) -> ChurnEvent:
     """Move an event to `recovered` from any state but `recovered` and `saved` (else 409).
     The amount defaults to the event's `mrr_cents`; `recovered_by_variant_id` is `variant_id` if
-    given, else the last variant sent (docs/api.md)."""
+    given, else the last variant sent (docs/resources.md)."""
     from store.variants import last_sent_variant_id  # store.variants builds on this module
 
     now = utcnow()
     with transaction():
         event = _transition(
-            event_id, (ChurnEvent.project == project_id) & ChurnEvent.status.not_in(CLOSED_STATUSES),
+            event_id, "not closed, in project", {"project": project_id},
             status="recovered", recovered_at=recovered_at or now, updated_at=now,
             recovered_mrr_cents=ChurnEvent.mrr_cents if recovered_mrr_cents is None else recovered_mrr_cents,
             recovered_by_variant_id=variant_id or last_sent_variant_id(event_id))
@@ -177,7 +203,7 @@ def mark_recovered(project_id: str, event_id: str, recovered_mrr_cents: int | No
 
 def mark_saved(event_id: str) -> ChurnEvent:
     """The customer accepted an offer in the cancel flow: `saved`, from an open status only."""
-    event = _transition(event_id, _is_open(), status="saved", saved=True)
+    event = _transition(event_id, "open", status="saved", saved=True)
     if event is None:
         raise conflict("The customer's churn event is no longer open")
     return event
@@ -185,12 +211,12 @@ def mark_saved(event_id: str) -> ChurnEvent:
 
 def mark_variants_ready(event_id: str, now: dt.datetime | None = None) -> None:
     """Variants were written: `new` becomes `variants_ready` (any other status stays)."""
-    _transition(event_id, ChurnEvent.status == "new", status="variants_ready", updated_at=now or utcnow())
+    _transition(event_id, "new", status="variants_ready", updated_at=now or utcnow())
 
 
 def mark_contacted(event_id: str, now: dt.datetime | None = None) -> None:
     """An email went out: `new` and `variants_ready` become `contacted` (others stay)."""
-    _transition(event_id, ChurnEvent.status.in_(("new", "variants_ready")), status="contacted",
+    _transition(event_id, "new or variants_ready", status="contacted",
                 updated_at=now or utcnow())
 
 
@@ -201,7 +227,7 @@ def change_cancel_reason(project_id: str, event_id: str, reason: str, detail: st
     if detail_given:
         changes["cancel_reason_detail"] = detail
     with transaction():
-        event = _transition(event_id, ChurnEvent.project == project_id, **changes)
+        event = _transition(event_id, "in project", {"project": project_id}, **changes)
     if event is None:
         raise not_found("Churn event")
     return event
@@ -209,7 +235,7 @@ def change_cancel_reason(project_id: str, event_id: str, reason: str, detail: st
 
 def fill_missing_email(event_id: str, email: str) -> bool:
     """An event recorded before the customer's email was known gets it (only if still empty)."""
-    return _transition(event_id, ChurnEvent.customer_email.is_null(), customer_email=email) is not None
+    return _transition(event_id, "no email yet", customer_email=email) is not None
 
 
 def note_provider_time(event_id: str, when: dt.datetime) -> None:

@@ -46,3 +46,52 @@ def insert_params(model: type[peewee.Model], names: Sequence[str], rows: Iterabl
     """The parameters of `insert_sql` for `rows` (values in `names` order), as peewee binds them."""
     binders = [bind_value(model._meta.fields[name]) for name in names]
     return [bind(value) for row in rows for bind, value in zip(binders, row)]
+
+
+class Prepared:
+    """A peewee query built once per database and shape with named slots, then run with values:
+    the SQL peewee wrote, without paying for the writing again.
+
+        stmt = prepared(("claim",), lambda slot: Model.update(n=Model.n + 1).where(Model.id == slot("id")),
+                        id=Model.id)
+        rows = stmt.rows(Model, id=event_id)
+
+    `build(slot)` returns the query; `slot(name)` stands for a value given at run time, bound by the
+    field named for it in `binders` (as peewee would bind it), or as it is. Values written into the
+    query itself (constants) stay parameters of their own, as peewee made them.
+    """
+
+    def __init__(self, build: Callable, binders: dict[str, peewee.Field]):
+        marks: dict[str, str] = {}
+
+        def slot(name: str) -> peewee.Value:
+            marks[name] = f"\x00slot:{name}\x00"
+            return peewee.Value(marks[name], converter=False)
+
+        self.sql, params = build(slot).sql()
+        names = {mark: name for name, mark in marks.items()}
+        # Per parameter: (slot name, its binder) or (None, the constant peewee bound).
+        self._plan = [(names[p], bind_value(binders[names[p]]) if names[p] in binders else None)
+                      if isinstance(p, str) and p in names else (None, p) for p in params]
+
+    def params(self, values: dict) -> list:
+        out = []
+        for name, binder in self._plan:
+            if name is None:
+                out.append(binder)  # a constant
+            else:
+                out.append(binder(values[name]) if binder else values[name])
+        return out
+
+    def execute(self, **values):
+        """Run it; the driver's cursor (rowcount, fetchall)."""
+        return database.obj.execute_sql(self.sql, self.params(values))
+
+    def rows(self, model: type[peewee.Model], **values) -> list:
+        """Run a SELECT (or an UPDATE ... RETURNING) and read its rows as `model` instances."""
+        return list(model.raw(self.sql, *self.params(values)))
+
+
+def prepared(key: tuple, build: Callable, **binders: peewee.Field) -> Prepared:
+    """The `Prepared` statement for `key`, built on first use for the current database."""
+    return cached_sql(("prepared", *key), lambda: Prepared(build, binders))

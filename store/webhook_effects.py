@@ -26,6 +26,7 @@ from store.webhook_mapping import Action, normalize
 from store import churn_events, webhooks
 from store.db import transaction
 from store.models import OPEN_STATUSES, ChurnEvent, utcnow
+from store.raw_sql import prepared
 
 log = logging.getLogger("windback.webhooks")
 
@@ -47,7 +48,7 @@ def apply_stored_event(webhook_event_id: str) -> str:
                 action.customer_email = email_known_for(project_id, action.customer_id)
             action.occurred_at = action.occurred_at or utcnow()
             # Every earlier churn event of the customer, in one query; the rules below read it.
-            history = list(ChurnEvent.select().where(_customer(action, ChurnEvent.project == project_id)))
+            history = customer_history(project_id, action)
             if action.kind == "churn":
                 event_id = apply_churn(project_id, action, row.provider, history)
             else:
@@ -94,15 +95,17 @@ def newest(events: list[ChurnEvent]) -> ChurnEvent | None:
     return max(events, key=lambda event: (event.created_at, event.id)) if events else None
 
 
-def _customer(action: Action, condition):
-    """`condition` for this customer, by email or by customer id, as a top-level OR so that SQLite
-    searches the (project, customer_email) and (project, customer_id) indexes."""
-    match = []
-    if action.customer_email:
-        match.append(condition & (ChurnEvent.customer_email == action.customer_email))
-    if action.customer_id:
-        match.append(condition & (ChurnEvent.customer_id == action.customer_id))
-    return match[0] if len(match) == 1 else (match[0] | match[1])
+def customer_history(project_id: str, action: Action) -> list[ChurnEvent]:
+    """Every churn event of the action's customer, by email or by customer id, as a top-level OR
+    so that SQLite searches the (project, customer_email) and (project, customer_id) indexes."""
+    given = {name: value for name, value in (("customer_email", action.customer_email),
+                                             ("customer_id", action.customer_id)) if value}
+
+    def build(slot):
+        match = [(ChurnEvent.project == slot("project")) & (getattr(ChurnEvent, name) == slot(name)) for name in given]
+        return ChurnEvent.select().where(match[0] if len(match) == 1 else (match[0] | match[1]))
+
+    return prepared(("customer-history", tuple(given)), build).rows(ChurnEvent, project=project_id, **given)
 
 
 def apply_churn(project_id: str, action: Action, source: str, history: list[ChurnEvent]) -> str:
