@@ -55,9 +55,9 @@ class Scope:
 
 def month_of(column) -> peewee.Node:
     """The calendar month of a (naive UTC) timestamp column; `month_label` reads the value.
-    SQLite: strftime('%Y-%m') with the format as a literal, not a parameter, so that the expression
-    matches the index churn_events_analytics_month (m0008). PostgreSQL: date_trunc('month'), which
-    its planner has statistics for (m0008), so it aggregates with a hash instead of sorting."""
+    SQLite: strftime('%Y-%m') with the format as a literal, not a parameter. PostgreSQL:
+    date_trunc('month'), which its planner has statistics for (m0008), so it aggregates with a hash
+    instead of sorting."""
     if is_sqlite():
         return fn.strftime(SQL("'%Y-%m'"), column)
     return fn.date_trunc(SQL("'month'"), column)
