@@ -230,8 +230,9 @@ def offer_for(project_id: str, reason: str) -> dict | None:
 
 def record_answer(project_id: str, answer: dict) -> tuple[ChurnEvent, bool]:
     """The widget's answer, in one transaction: the churn event (created with source `widget`, or
-    the customer's open one updated), `saved` when an offer was accepted (a guarded UPDATE from an
-    open status), and the submission row that `save_rate` counts. Returns (event, created)."""
+    the customer's open one updated, its email and customer id left as they are), `saved` when an
+    offer was accepted (a guarded UPDATE from an open status), and the submission row that
+    `save_rate` counts. Returns (event, created)."""
     from store.churn_events import mark_saved, record_churn
 
     offer = offer_for(project_id, answer["reason"])
@@ -243,7 +244,7 @@ def record_answer(project_id: str, answer: dict) -> tuple[ChurnEvent, bool]:
               "cancel_reason": answer["reason"], "cancel_reason_detail": answer.get("detail"),
               "source": "widget"}
     with transaction():
-        event, created = record_churn(project_id, fields)
+        event, created = record_churn(project_id, fields, keep_identity=True)
         if answer.get("offer_accepted"):
             event = mark_saved(event.id)
         CancelFlowSubmission.create(project=project_id, churn_event=event.id, customer_email=event.customer_email,

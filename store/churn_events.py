@@ -136,10 +136,13 @@ def _open_elsewhere(project_id: str, field_name: str, value: str, event_id: str)
             .exists())
 
 
-def refresh_open_event(project_id: str, existing: ChurnEvent, fields: dict) -> ChurnEvent | None:
+def refresh_open_event(project_id: str, existing: ChurnEvent, fields: dict,
+                       keep_identity: bool = False) -> ChurnEvent | None:
     """A new churn for a customer with an open event: update that event's customer and churn
-    details, while it is still open (None: it closed meanwhile, or its metadata changed)."""
-    changes = {k: v for k, v in fields.items() if k in UPDATABLE_ON_REPEAT and v is not None}
+    details, while it is still open (None: it closed meanwhile, or its metadata changed).
+    `keep_identity`: the event's email and customer id are left as they are."""
+    changes = {k: v for k, v in fields.items() if k in UPDATABLE_ON_REPEAT and v is not None
+               and not (keep_identity and k in ("customer_email", "customer_id"))}
     for name in ("customer_email", "customer_id"):
         # The email matched one open event and the id another: keep each where it is rather
         # than break the one-open-event index (a 500 found by schemathesis).
@@ -154,8 +157,10 @@ def refresh_open_event(project_id: str, existing: ChurnEvent, fields: dict) -> C
     return _transition(existing.id, "open", **changes)
 
 
-def record_churn(project_id: str, fields: dict) -> tuple[ChurnEvent, bool]:
-    """Open a churn event, or refresh the customer's open one. Returns (event, created)."""
+def record_churn(project_id: str, fields: dict, keep_identity: bool = False) -> tuple[ChurnEvent, bool]:
+    """Open a churn event, or refresh the customer's open one. Returns (event, created).
+    `keep_identity`: an open event's email and customer id are never changed (the cancel flow's
+    answers, which anyone holding the public key can send)."""
     if fields.get("customer_email"):
         fields = {**fields, "customer_email": fields["customer_email"].lower()}
     if fields.get("customer_id") == "":
@@ -168,7 +173,7 @@ def record_churn(project_id: str, fields: dict) -> tuple[ChurnEvent, bool]:
                 existing = find_open_event(project_id, fields.get("customer_email"), fields.get("customer_id"))
                 if existing is None:
                     return open_event(project_id, fields), True
-                refreshed = refresh_open_event(project_id, existing, fields)
+                refreshed = refresh_open_event(project_id, existing, fields, keep_identity)
                 if refreshed is not None:
                     return refreshed, False
                 # The open event closed (or changed) since it was read, in another process: look again.
