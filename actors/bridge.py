@@ -1,6 +1,6 @@
 """Calling an actor from the IOLoop without blocking it.
 
-`await future` on a Pykka future blocks inside `__await__` (LIBRARY-NOTES), so handlers do not
+`await future` on a Pykka future blocks inside `__await__` (it calls the blocking `get()`), so handlers do not
 use Pykka futures at all: a `Call` message carries an asyncio future, and the actor resolves it
 with `loop.call_soon_threadsafe`. No thread waits while the actor works.
 """

@@ -1,6 +1,6 @@
 """Windback configuration: read once at start into one typed `Settings` object.
 
-Every variable of SPEC section 2 lives here. Nothing else in the code base reads the process
+Every variable of docs/configuration.md lives here. Nothing else in the code base reads the process
 environment; the `Settings` object is passed down from `server.py`.
 """
 from __future__ import annotations
@@ -52,7 +52,7 @@ class Settings:
     trusted_proxies: frozenset[str] = field(default_factory=frozenset)
     bcrypt_rounds: int = 12
     log_level: str = "info"
-    # Not in the SPEC table, but operators need them; documented in docs/configuration.md.
+    # Operators' tuning knobs beyond the basic table; documented in docs/configuration.md.
     actor_timeout: float = 10.0
     actor_idle_seconds: float = 300.0
     jwt_ttl_seconds: int = 24 * 3600

@@ -1,4 +1,4 @@
-"""`GET /projects/:slug/stats`, `/cohorts`, `/forecasting` (SPEC 6; definitions in docs/analytics.md).
+"""`GET /projects/:slug/stats`, `/cohorts`, `/forecasting` (definitions in docs/analytics.md).
 
 Reads only: the grouped queries run on the worker pool, and their answers are cached per project
 until the next write to it (`services.analytics_cache`).

@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import re
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -86,7 +85,6 @@ class BaseHandler(tornado.web.RequestHandler):
     role: str | None = None
 
     def initialize(self, **kwargs) -> None:
-        self._started = time.perf_counter()
         self._rate_headers: dict[str, str] | None = None  # kept: an error answer clears headers
         self._idempotency = None  # (scope, key) while this request holds an Idempotency-Key
         self._counted = True
@@ -108,7 +106,19 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("X-Request-Id", self.request_id)
 
     def compute_etag(self):
-        return None  # handlers that support conditional GETs compute their own
+        return None  # handlers that support conditional GETs call `not_modified`
+
+    def not_modified(self, etag: str) -> bool:
+        """Send `etag`; when the request's `If-None-Match` names it (weak or strong) or `*`,
+        answer 304 with no body and return True."""
+        self.set_header("ETag", etag)
+        tags = [tag.strip().removeprefix("W/") for tag in self.request.headers.get("If-None-Match", "").split(",")]
+        if etag not in tags and "*" not in tags:
+            return False
+        self.set_status(304)
+        self.clear_header("Content-Type")
+        self.finish()
+        return True
 
     def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, (DomainError, tornado.web.HTTPError)):
@@ -367,7 +377,7 @@ class BaseHandler(tornado.web.RequestHandler):
             raise ApiError(400, "VALIDATION_ERROR", "Idempotency-Key must be at most 255 characters",
                            [{"field": "Idempotency-Key", "message": "must be at most 255 characters"}])
         scope = f"project:{self.key_owner.project_id}" if self.key_owner else f"user:{self.user_id}"
-        # Scoped to the credential, method and path (SPEC 3): the same key on another endpoint
+        # Scoped to the credential, method and path (docs/api.md): the same key on another endpoint
         # is another record.
         key = hashlib.sha256(f"{self.request.method} {self.request.path} {given}".encode()).hexdigest()
         body_hash = hashlib.sha256(self.request.body or b"").hexdigest()

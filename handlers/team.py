@@ -1,4 +1,4 @@
-"""The Team endpoints (SPEC 5): invitations, members, and accepting an invitation.
+"""The Team endpoints (docs/roles.md): invitations, members, and accepting an invitation.
 
 Who may call what is declared per method in `rules` (checked by `BaseHandler`); what depends on
 the target of a change (an admin touching an owner) is decided by `store.team_policy`, inside
@@ -21,7 +21,7 @@ from store.models import ROLES
 
 log = logging.getLogger("windback.team")
 
-# Reading the member list: any member, but never an API key (team management, SPEC 4).
+# Reading the member list: any member, but never an API key (team management, docs/roles.md).
 TEAM_MEMBER = Rule(user=True, role="member")
 
 INVITE = Schema({"email": Email(required=True), "role": Choice(INVITABLE_ROLES, required=True)})

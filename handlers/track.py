@@ -1,9 +1,9 @@
-"""`POST /api/v1/track` (SPEC 5): a customer's backend reports what its users do.
+"""`POST /api/v1/track` (docs/api-tracking.md): a customer's backend reports what its users do.
 
 One event, or `{"events": [...]}` of up to 500. Every item is validated before anything is
 stored; a bad item names itself (`events[3].event`) and nothing is stored. The answer, 202, comes
 only after the rows committed (group commit, `store/tracking.py`). The rate limit is the plan's
-(SPEC 9) and counts requests: a batch costs one token, whatever its size (docs/api-tracking.md).
+and counts requests: a batch costs one token, whatever its size (docs/api-tracking.md).
 """
 from __future__ import annotations
 

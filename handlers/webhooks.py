@@ -1,4 +1,4 @@
-"""`/webhooks/{stripe,razorpay,custom}/:publicKey` (SPEC 8): verify, store durably, answer.
+"""`/webhooks/{stripe,razorpay,custom}/:publicKey` (docs/webhooks.md): verify, store durably, answer.
 
 The signature is checked over the raw body before anything is stored; the verified delivery is
 committed (group commit) before the 200 answer; the project's actor applies it afterwards.

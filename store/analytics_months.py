@@ -1,4 +1,4 @@
-"""Month-by-month analytics (SPEC 6): cohorts and the history forecasting is fitted to.
+"""Month-by-month analytics (docs/analytics.md): cohorts and the history forecasting is fitted to.
 
 Months are calendar months of UTC timestamps, bucketed in SQL (`store.analytics.month_of`) and
 grouped with the currency, so every amount stays in its own currency.

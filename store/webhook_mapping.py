@@ -2,7 +2,7 @@
 
 `normalize(provider, payload, occurred_at)` returns an `Action`: `churn` (open or update the
 customer's churn event), `recovery` (close it) or `ignored`. Amounts come out in minor units per
-month (`mrr_cents`) with an upper-cased currency (SPEC 8). Looking up what the payload lacks (an
+month (`mrr_cents`) with an upper-cased currency (docs/webhooks.md). Looking up what the payload lacks (an
 email known from an earlier event) is the store's job, not this module's.
 """
 from __future__ import annotations
@@ -123,7 +123,7 @@ def _currency(value) -> str | None:
 
 
 def monthly(amount: float, interval: str | None, count) -> int:
-    """Minor units per month: yearly / 12, weekly x 52 / 12 (SPEC 8)."""
+    """Minor units per month: yearly / 12, weekly x 52 / 12."""
     every = _int(count) or 1
     return round(amount * _PER_MONTH.get(interval or "month", 1) / every)
 

@@ -11,7 +11,7 @@ from tests.conftest import table_count
 
 @pytest.fixture
 def strict_limits(test_env):
-    """The real limits of SPEC 9 (the suite otherwise scales them up)."""
+    """The real limits of docs/api.md (the suite otherwise scales them up)."""
     test_env["WINDBACK_RATE_LIMIT_SCALE"] = "1"
 
 

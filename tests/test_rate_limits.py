@@ -1,4 +1,4 @@
-"""Rate limits of SPEC 9 at their real size (WINDBACK_RATE_LIMIT_SCALE=1)."""
+"""Rate limits of docs/api.md at their real size (WINDBACK_RATE_LIMIT_SCALE=1)."""
 import asyncio
 import time
 
