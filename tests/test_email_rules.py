@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from tests.helpers import is_address_check
 from tests.webhook_support import (churn_events, custom_headers, encode, razorpay_event, razorpay_headers, settled,
                                    stripe_event, stripe_headers, stripe_subscription, webhook_project)
 
@@ -106,7 +107,9 @@ async def test_mail_from_is_one_address_with_an_optional_name_on_one_line(api, t
     assert r.status == 201, r
     r = await api.post(f"/projects/acme/churn-events/{event_id}/variants/{r.data[0]['id']}/send", token=token)
     assert r.status == 200, r
-    [path] = glob.glob(os.path.join(test_env["WINDBACK_OUTBOX_DIR"], "*.eml"))
-    with open(path, "rb") as handle:
-        sent = email.message_from_bytes(handle.read(), policy=email.policy.default)
+    outbox = []
+    for path in glob.glob(os.path.join(test_env["WINDBACK_OUTBOX_DIR"], "*.eml")):
+        with open(path, "rb") as handle:
+            outbox.append(email.message_from_bytes(handle.read(), policy=email.policy.default))
+    [sent] = [message for message in outbox if not is_address_check(message)]
     assert [(a.display_name, a.addr_spec) for a in sent["From"].addresses] == [("Ünïcode Brand", "hello@acme.com")]
