@@ -9,6 +9,7 @@ from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_OUT, PROJECT_WITH_R
                                 Returns)
 from store.validation import Boolean, FieldError, Integer, Nested, Schema, String
 from store import projects
+from store.campaign_settings import CampaignSettings
 from store.cancel_flow import CancelFlowSettings
 from store.db import run_db
 
@@ -39,6 +40,7 @@ SETTINGS = Schema({
     "razorpay_webhook_secret": _webhook_secret(),
     "custom_webhook_secret": _webhook_secret(),
     "cancel_flow": CancelFlowSettings(nullable=True),  # null: back to the defaults
+    "campaign": CampaignSettings(),
 })
 CREATE = Schema({
     "name": String(required=True, min_length=1, max_length=200),

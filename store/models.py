@@ -27,6 +27,9 @@ CANCEL_REASONS = (
     "other",
 )
 SOURCES = ("api", "stripe", "razorpay", "custom", "widget")
+# The nine recovery emails: one per strategy x tone.
+STRATEGIES = ("discount_offer", "value_reminder", "personal_check_in")
+TONES = ("friendly", "professional", "urgent")
 PLANS = ("free", "pro", "scale")
 ROLES = ("owner", "admin", "member")
 
@@ -130,6 +133,12 @@ class ChurnEvent(BaseModel):
     source_event_at = peewee.DateTimeField(null=True)
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
+    # The automatic win-back campaign the event joined (m0015; store/campaigns.py), null: none.
+    campaign_group = peewee.CharField(max_length=10, null=True)  # holdout | treatment
+    campaign_step = peewee.IntegerField(null=True)  # steps done (sent or skipped)
+    campaign_next_send_at = peewee.DateTimeField(null=True)
+    campaign_status = peewee.CharField(max_length=10, null=True)  # active | completed | ended
+    campaign_ended_reason = peewee.CharField(max_length=32, null=True)
 
     class Meta:
         table_name = "churn_events"

@@ -6,6 +6,7 @@ import re
 
 import peewee
 
+from store.campaign_settings import effective_campaign
 from store.keys import constant_time_equal, is_masked, mask, new_public_key, new_secret_key, sha256_hex
 from store.db import is_sqlite, transaction
 from store.models import Membership, Project, ProjectKey, User, utcnow
@@ -23,6 +24,7 @@ class SlugTaken(Exception):
 def project_settings(project: Project) -> dict:
     settings = dict(DEFAULT_SETTINGS)
     settings.update(loads_object(project.settings))
+    settings["campaign"] = effective_campaign(settings.get("campaign"))
     return settings
 
 
