@@ -252,6 +252,7 @@ def record_answer(project_id: str, answer: dict) -> tuple[ChurnEvent, bool]:
     """The widget's answer, in one transaction: the churn event (created with source `widget`, or
     the customer's open one updated), `saved` when an offer was accepted (a guarded UPDATE from an
     open status), and the submission row that `save_rate` counts. Returns (event, created)."""
+    from store import campaigns
     from store.churn_events import record_churn
 
     offer = offer_for(project_id, answer["reason"])
@@ -271,6 +272,7 @@ def record_answer(project_id: str, answer: dict) -> tuple[ChurnEvent, bool]:
                        .execute())
             if changed != 1:
                 raise conflict("The customer's churn event is no longer open")
+            campaigns.end(event.id, "saved")
             event = ChurnEvent.get_by_id(event.id)
         CancelFlowSubmission.create(project=project_id, churn_event=event.id, customer_email=event.customer_email,
                                     reason=answer["reason"], detail=answer.get("detail"),

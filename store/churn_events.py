@@ -10,6 +10,7 @@ import re
 
 import peewee
 
+from store import campaigns
 from store.errors import conflict, not_found
 from store.db import database, is_sqlite, transaction
 from store.models import OPEN_STATUSES, ChurnEvent, Project, utcnow
@@ -54,6 +55,7 @@ def churn_json(event: ChurnEvent, cutoff: dt.datetime) -> dict:
         "metadata": loads_object(event.metadata),
         "created_at": iso(event.created_at),
         "updated_at": iso(event.updated_at),
+        "campaign": campaigns.event_campaign(event),
     }
 
 
@@ -150,7 +152,9 @@ def record_churn(project_id: str, fields: dict) -> tuple[ChurnEvent, bool]:
                     values = dict(fields)
                     values["metadata"] = dumps(values.get("metadata") or {})
                     values.setdefault("churned_at", now)
-                    return _insert_event({"project": project_id, "created_at": now, "updated_at": now, **values}), True
+                    event = _insert_event({"project": project_id, "created_at": now, "updated_at": now, **values})
+                    campaigns.join(project_id, event, now)
+                    return event, True
                 changes = {k: v for k, v in fields.items() if k in UPDATABLE_ON_REPEAT and v is not None}
                 for name in ("customer_email", "customer_id"):
                     # The email matched one open event and the id another: keep each where it is
@@ -164,6 +168,7 @@ def record_churn(project_id: str, fields: dict) -> tuple[ChurnEvent, bool]:
                     setattr(existing, key, value)
                 existing.updated_at = utcnow()
                 existing.save()
+                campaigns.join(project_id, existing)
                 return existing, False
         except peewee.IntegrityError:
             # Another process opened an event for this customer between our read and insert:
@@ -191,6 +196,7 @@ def mark_recovered(project_id: str, event_id: str, recovered_mrr_cents: int | No
                    .execute())
         if changed != 1:
             raise conflict(f"Churn event is already {event.status}")
+        campaigns.end(event_id, "recovered")
         return ChurnEvent.get_by_id(event_id)
 
 
@@ -263,7 +269,8 @@ def list_events(project_id: str, filters: dict, sort: str, order: str, offset: i
 _COLUMNS = ", ".join(f'"{name}"' for name in (
     "id", "customer_email", "customer_name", "customer_id", "plan", "mrr_cents", "currency", "cancel_reason",
     "cancel_reason_detail", "source", "status", "churned_at", "recovered_at", "recovered_mrr_cents",
-    "recovered_by_variant_id", "saved", "metadata", "created_at", "updated_at"))
+    "recovered_by_variant_id", "saved", "metadata", "created_at", "updated_at", "campaign_group", "campaign_step",
+    "campaign_next_send_at", "campaign_status", "campaign_ended_reason"))
 
 
 def _timestamp(value) -> dt.datetime | None:
@@ -299,6 +306,9 @@ def row_json(row: dict, cutoff: dt.datetime) -> dict:
         "metadata": {} if row["metadata"] == "{}" else loads_object(row["metadata"]),
         "created_at": iso(_timestamp(row["created_at"])),
         "updated_at": iso(_timestamp(row["updated_at"])),
+        "campaign": campaigns.campaign_json(row["campaign_group"], row["campaign_step"],
+                                            _timestamp(row["campaign_next_send_at"]), row["campaign_status"],
+                                            row["campaign_ended_reason"]),
     }
 
 
