@@ -8,6 +8,7 @@ from __future__ import annotations
 import pykka
 
 from actors.bridge import BridgedActorMixin, close_thread_connection
+from actors.campaigns import CampaignCommands
 from actors.cancel_flow import CancelFlowCommands
 from actors.churn_events import ChurnEventCommands
 from actors.variants import VariantCommands
@@ -15,7 +16,7 @@ from actors.webhooks import WebhookCommands
 
 
 class ProjectActor(BridgedActorMixin, ChurnEventCommands, VariantCommands, CancelFlowCommands, WebhookCommands,
-                   pykka.ThreadingActor):
+                   CampaignCommands, pykka.ThreadingActor):
     def __init__(self, project_id: str):
         super().__init__()
         self.project_id = project_id

@@ -58,6 +58,7 @@ class Settings:
     jwt_ttl_seconds: int = 24 * 3600
     db_workers: int = 8
     scheduler_poll_seconds: float = 1.0  # how often the durable scheduler looks for due jobs
+    random_seed: int | None = None  # seeds the campaign's Thompson sampling (tests); None: unpredictable
 
     @property
     def rate_limiting(self) -> bool:
@@ -214,6 +215,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["jwt_ttl_seconds"] = _int("WINDBACK_JWT_TTL_SECONDS", v, 60, 90 * 24 * 3600)
     if (v := get("WINDBACK_SCHEDULER_POLL_SECONDS")) is not None:
         values["scheduler_poll_seconds"] = _float("WINDBACK_SCHEDULER_POLL_SECONDS", v, 0.05)
+    if (v := get("WINDBACK_RANDOM_SEED")) is not None:
+        values["random_seed"] = _int("WINDBACK_RANDOM_SEED", v, 0, 2**63 - 1)
 
     settings = Settings(**values)
     public_url = get("WINDBACK_PUBLIC_URL")

@@ -17,6 +17,7 @@ HANDLER_MODULES = [
     "handlers.widget",
     "handlers.track",
     "handlers.analytics",
+    "handlers.campaigns",
     "handlers.webhooks",
     "handlers.dashboard",
     "handlers.openapi",

@@ -5,11 +5,12 @@ process's one scheduler with all of them (started by `server.Server.listen`).
 """
 from __future__ import annotations
 
+from services.campaigns import CAMPAIGN_STEP
 from services.scheduler import JobKind, Scheduler
 
 
 def job_kinds() -> list[JobKind]:
-    return []
+    return [CAMPAIGN_STEP]
 
 
 def scheduler_for(ctx) -> Scheduler:

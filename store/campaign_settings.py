@@ -44,27 +44,33 @@ class Number(Field):
         return {"type": "number", bound: self.minimum, "maximum": self.maximum}
 
 
-def _steps_in_order(values: dict) -> list[dict]:
-    steps = values.get("steps") or []
-    hours = [step["after_hours"] for step in steps]
-    if any(later <= earlier for earlier, later in zip(hours, hours[1:])):
-        return [{"field": "campaign.steps", "message": "after_hours must grow from each step to the next"}]
-    return []
-
-
 STEP = Schema({
     "after_hours": Number(0, MAX_STEP_HOURS, exclusive_minimum=True, required=True,
                           description="hours after the customer joined the campaign"),
     "strategy": Choice(STEP_STRATEGIES, default="auto"),
 })
+class StepList(ListOf):
+    """The campaign's emails, in order: each step later than the one before."""
+
+    def __init__(self, **kw):
+        super().__init__(Nested(STEP), min_items=1, max_items=5, **kw)
+
+    def convert(self, value, path, from_query):
+        steps = super().convert(value, path, from_query)
+        hours = [step["after_hours"] for step in steps]
+        if any(later <= earlier for earlier, later in zip(hours, hours[1:])):
+            raise FieldError("after_hours must grow from each step to the next")
+        return steps
+
+
 CAMPAIGN_SETTINGS = Schema({
     "enabled": Boolean(),
     "reasons": ListOf(Choice(CANCEL_REASONS), min_items=1, max_items=len(CANCEL_REASONS), nullable=True,
                       description="cancel reasons that join; null: all"),
     "min_mrr_cents": Integer(minimum=0, maximum=10**12),
     "holdout_percent": Number(0, 50),
-    "steps": ListOf(Nested(STEP), min_items=1, max_items=5),
-}, check=lambda values: _steps_in_order(values))
+    "steps": StepList(),
+})
 
 
 class CampaignSettings(Nested):
