@@ -14,6 +14,7 @@ it; an interrupted run is recorded `failed`, never repeated (`repeat_interrupted
 """
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 
@@ -24,6 +25,9 @@ from store.campaign_stats import arms_allowed, counts_for_choice, thompson_choic
 from store.db import run_db
 from store.errors import Conflict, UpstreamFailed
 from store.scheduled_jobs import JobEnded, RetryLater
+
+
+BUSY_TRIES, BUSY_WAIT_SECONDS = 20, 0.5  # how long a step waits for a busy customer before a retry
 
 
 class CampaignRandom:
@@ -53,18 +57,42 @@ async def choose_arm(ctx, project_id: str, reason: str | None, step_strategy: st
 
 
 async def run_step(ctx, job) -> str | None:
+    """Send one step; returns the Message-ID. A step whose customer is busy (an earlier step
+    still on its way, a person generating or sending for the event) waits a little on the loop,
+    then is retried later by the scheduler: nothing has gone out in either case."""
     step, step_strategy = int(job.data["step"]), job.data["strategy"]
     project_id, event_id = job.project_id, job.ref
     actor = ctx.actors.project(project_id)
-    state = await run_db(campaigns.step_state, project_id, event_id)
-    if state is None:
-        raise JobEnded("cancelled", "the customer's campaign has ended")
+    busy = "busy"
+    for _ in range(BUSY_TRIES):
+        state = await run_db(campaigns.step_state, project_id, event_id, step)
+        if state is None:
+            raise JobEnded("cancelled", "the customer's campaign has ended")
+        if state["earlier_pending"]:
+            busy = f"step {step} waits until the customer's earlier steps have gone out"
+        else:
+            try:
+                return await _send_step(ctx, job, state)
+            except Conflict as error:
+                if error.code == campaigns.NOT_ACTIVE:
+                    raise JobEnded("cancelled", error.message) from None
+                if error.code == "SUPPRESSED":
+                    await actor.campaign_step_skipped(event_id, step)
+                    raise JobEnded("skipped", error.message) from None
+                busy = error.message  # being generated or sent, or another step took this strategy
+        await asyncio.sleep(BUSY_WAIT_SECONDS)
+    raise RetryLater(busy)
+
+
+async def _send_step(ctx, job, state: dict) -> str:
+    step, step_strategy = int(job.data["step"]), job.data["strategy"]
+    project_id, event_id = job.project_id, job.ref
     if not state["customer_email"]:
-        await actor.campaign_step_skipped(event_id, step)
+        await ctx.actors.project(project_id).campaign_step_skipped(event_id, step)
         raise JobEnded("skipped", "the churn event has no customer_email to send to")
     arm = await choose_arm(ctx, project_id, state["cancel_reason"], step_strategy, state["sent_strategies"])
     if arm is None:
-        await actor.campaign_step_skipped(event_id, step)
+        await ctx.actors.project(project_id).campaign_step_skipped(event_id, step)
         raise JobEnded("skipped", "every strategy was already sent to this customer")
     variant_id = state["unsent"].get(f"{arm[0]}/{arm[1]}")
     try:
@@ -75,14 +103,8 @@ async def run_step(ctx, job) -> str | None:
                                   CampaignSend(job.id, step, new_strategy=step_strategy == "auto"))
     except UpstreamFailed as error:
         raise RetryLater(str(error)) from None  # nothing went out; the variant is sendable again
-    except Conflict as error:
-        if error.code == campaigns.NOT_ACTIVE:
-            raise JobEnded("cancelled", error.message) from None
-        # Suppressed, being sent by a person, the event closed or being generated: this step
-        # goes without an email.
-        await actor.campaign_step_skipped(event_id, step)
-        raise JobEnded("skipped", error.message) from None
     return sent["message_id"]
 
 
-CAMPAIGN_STEP = JobKind(campaigns.KIND, run_step, retry_delays=(60.0, 600.0, 3600.0))
+# Retries: a busy event or an unreachable mail server is usually fine seconds later.
+CAMPAIGN_STEP = JobKind(campaigns.KIND, run_step, retry_delays=(5.0, 60.0, 600.0))

@@ -97,15 +97,17 @@ def end_for_address(project_id: str, email: str, reason: str) -> int:
     return sum(end(event_id, reason) for event_id in ids)
 
 
+def _pending_steps(event_id: str) -> list[scheduled_jobs.ScheduledJob]:
+    """The event's steps not run to an end yet (waiting, or being run right now)."""
+    return [job for job in scheduled_jobs.jobs_for(KIND, [event_id]) if job.status in ("scheduled", "running")]
+
+
 def step_done(event_id: str, step: int) -> None:
     """A step was sent or skipped: count it, and point `next_send_at` at the next waiting step
     (none left: the campaign is `completed`)."""
-    following = (scheduled_jobs.ScheduledJob.select(scheduled_jobs.ScheduledJob.due_at)
-                 .where((scheduled_jobs.ScheduledJob.kind == KIND) & (scheduled_jobs.ScheduledJob.ref == event_id)
-                        & (scheduled_jobs.ScheduledJob.status == "scheduled"))
-                 .order_by(scheduled_jobs.ScheduledJob.due_at).first())
-    changes = {"campaign_step": step, "campaign_next_send_at": following.due_at if following else None}
-    if following is None:
+    following = [job.due_at for job in _pending_steps(event_id) if job.data.get("step", 0) > step]
+    changes = {"campaign_step": step, "campaign_next_send_at": min(following, default=None)}
+    if not following:
         changes["campaign_status"] = COMPLETED
     _set(event_id, changes, (ChurnEvent.campaign_status == ACTIVE) & (ChurnEvent.campaign_step < step))
 
@@ -123,9 +125,10 @@ def stop(project_id: str, event_id: str) -> ChurnEvent:
 
 # --- a step on its way --------------------------------------------------------------------------
 
-def step_state(project_id: str, event_id: str) -> dict | None:
+def step_state(project_id: str, event_id: str, step: int) -> dict | None:
     """What a campaign step needs to choose and send its email; None when the event is not in an
-    active treatment campaign any more."""
+    active treatment campaign any more. `earlier_pending`: an earlier step of this customer has
+    not run yet (after downtime several can be due at once; they go out in order)."""
     from store.variants import Variant  # store.variants builds on store.churn_events, which uses this module
 
     event = ChurnEvent.get_or_none((ChurnEvent.id == event_id) & (ChurnEvent.project == project_id))
@@ -133,7 +136,9 @@ def step_state(project_id: str, event_id: str) -> dict | None:
         return None
     rows = list(Variant.select(Variant.id, Variant.strategy, Variant.tone, Variant.status)
                 .where(Variant.churn_event == event_id).order_by(Variant.created_at.desc()))
+    earlier = [job for job in _pending_steps(event_id) if job.data.get("step", 0) < step]
     return {
+        "earlier_pending": bool(earlier),
         "customer_email": event.customer_email,
         "cancel_reason": event.cancel_reason,
         "sent_strategies": sorted({row.strategy for row in rows if row.status == "sent"}),
