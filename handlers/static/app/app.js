@@ -9,6 +9,7 @@ import * as events from "./pages/events.js";
 import * as event from "./pages/event.js";
 import * as settings from "./pages/settings.js";
 import * as team from "./pages/team.js";
+import * as campaign from "./pages/campaign.js";
 
 const ROLE_RANK = { member: 1, admin: 2, owner: 3 };
 const PROJECT = "/app/projects/([^/]+)";
@@ -27,6 +28,7 @@ const ROUTES = [
   [new RegExp(`^${PROJECT}/events/([^/]+)$`), event.page, { project: true, nav: "events" }],
   [new RegExp(`^${PROJECT}/settings$`), settings.page, { project: true, nav: "settings", admin: true }],
   [new RegExp(`^${PROJECT}/team$`), team.page, { project: true, nav: "team" }],
+  [new RegExp(`^${PROJECT}/campaign$`), campaign.page, { project: true, nav: "campaign" }],
 ];
 
 const root = document.getElementById("root");
@@ -87,6 +89,7 @@ function shell(ctx, navKey) {
   const links = base ? [
     link("overview", base, "Overview"),
     link("events", base + "/events", "Churn events"),
+    link("campaign", base + "/campaign", "Campaign"),
     isAdmin ? link("settings", base + "/settings", "Settings") : null,
     link("team", base + "/team", "Team"),
   ] : [link("projects", "/app/projects", "Projects")];
