@@ -43,7 +43,7 @@ export function settingsSection(project, ctx, messages, reload) {
     const hours = h("input", { type: "number", name: "after_hours", min: 0, step: "any", value: step.after_hours, class: "short", "aria-label": "Hours after the churn" });
     const strategy = select("strategy", STEP_CHOICES, step.strategy || "auto", { "aria-label": "Email" });
     const remove = h("button", { type: "button", class: "button small", onclick() { row.remove(); update(); } }, "Remove");
-    const row = h("li", { class: "step-row" }, hours, " hours after: ", strategy, " ", remove);
+    const row = h("li", { class: "step-row" }, hours, " hours after the churn: ", strategy, " ", remove);
     stepRows.append(row);
   };
   (c.steps || []).forEach(addRow);
