@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from store import campaigns as store
-from store.churn_events import churn_json
+from store.churn_event_reads import churn_json
 from store.db import transaction, unit_of_work
 
 

@@ -38,11 +38,6 @@ def campaign_json(group, step, next_send_at, status, ended_reason) -> dict | Non
             "ended_reason": ended_reason}
 
 
-def event_campaign(event: ChurnEvent) -> dict | None:
-    return campaign_json(event.campaign_group, event.campaign_step, event.campaign_next_send_at,
-                         event.campaign_status, event.campaign_ended_reason)
-
-
 def _set(event_id: str, changes: dict, condition) -> bool:
     return bool(ChurnEvent.update(**changes).where((ChurnEvent.id == event_id) & condition).execute())
 
@@ -79,13 +74,17 @@ def join(project_id: str, event: ChurnEvent, now: dt.datetime | None = None) -> 
     return True
 
 
-def end(event_id: str, reason: str) -> bool:
-    """End the event's active campaign: no further step is sent. False when none was active."""
+def end(event_id: str, reason: str, event: ChurnEvent | None = None) -> bool:
+    """End the event's active campaign: no further step is sent. False when none was active.
+    `event`: the caller's row of it (as its transition returned it), updated in place."""
     assert reason in END_REASONS
-    if not _set(event_id, {"campaign_status": ENDED, "campaign_ended_reason": reason, "campaign_next_send_at": None},
-                ChurnEvent.campaign_status == ACTIVE):
+    changes = {"campaign_status": ENDED, "campaign_ended_reason": reason, "campaign_next_send_at": None}
+    if not _set(event_id, changes, ChurnEvent.campaign_status == ACTIVE):
         return False
     scheduled_jobs.cancel(KIND, event_id, f"the campaign ended: {reason}")
+    if event is not None:
+        for name, value in changes.items():
+            setattr(event, name, value)
     return True
 
 
