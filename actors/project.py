@@ -8,6 +8,7 @@ from __future__ import annotations
 import pykka
 
 from actors.bridge import BridgedActorMixin
+from actors.campaigns import CampaignCommands
 from actors.cancel_flow import CancelFlowCommands
 from actors.churn_events import ChurnEventCommands
 from actors.payment_recoveries import PaymentRecoveryCommands
@@ -17,7 +18,7 @@ from actors.webhooks import WebhookCommands
 
 
 class ProjectActor(BridgedActorMixin, ChurnEventCommands, VariantCommands, CancelFlowCommands, WebhookCommands,
-                   PaymentRecoveryCommands, PooledActor):
+                   PaymentRecoveryCommands, CampaignCommands, PooledActor):
     """Runs on the registry's `ActorPool` (actors/runtime.py): no thread and no database
     connection of its own; its commands use the connection of the pool thread running them."""
 

@@ -30,9 +30,10 @@ class VariantCommands:
         with unit_of_work():
             return store.claim_send(self.project_id, event_id, variant_id, ttl_seconds)
 
-    def mark_variant_sent(self, event_id: str, variant_id: str, claim: str, message_id: str) -> dict:
+    def mark_variant_sent(self, event_id: str, variant_id: str, claim: str, message_id: str,
+                          campaign_step: int | None = None) -> dict:
         with unit_of_work():
-            return store.mark_sent(self.project_id, event_id, variant_id, claim, message_id)
+            return store.mark_sent(self.project_id, event_id, variant_id, claim, message_id, campaign_step)
 
     def mark_variant_failed(self, event_id: str, variant_id: str, claim: str, error: str) -> dict:
         with unit_of_work():

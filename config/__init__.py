@@ -60,6 +60,7 @@ class Settings:
     max_actors: int = 256  # live project actors before idle ones are stopped to make room
     actor_threads: int = 16  # threads that run every project's actor commands
     scheduler_poll_seconds: float = 1.0  # how often the durable scheduler looks for due jobs
+    random_seed: int | None = None  # seeds the campaign's Thompson sampling (tests); None: unpredictable
 
     @property
     def rate_limiting(self) -> bool:
@@ -227,6 +228,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["actor_threads"] = _int("WINDBACK_ACTOR_THREADS", v, 1, 256)
     if (v := get("WINDBACK_SCHEDULER_POLL_SECONDS")) is not None:
         values["scheduler_poll_seconds"] = _float("WINDBACK_SCHEDULER_POLL_SECONDS", v, 0.05)
+    if (v := get("WINDBACK_RANDOM_SEED")) is not None:
+        values["random_seed"] = _int("WINDBACK_RANDOM_SEED", v, 0, 2**63 - 1)
 
     settings = Settings(**values)
     if settings.require_https and not settings.secret:

@@ -18,6 +18,7 @@ HANDLER_MODULES = [
     "handlers.track",
     "handlers.analytics",
     "handlers.payment_recoveries",
+    "handlers.campaigns",
     "handlers.webhooks",
     "handlers.dashboard",
     "handlers.openapi",

@@ -23,7 +23,8 @@ from handlers.responses import Returns
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _GROUP = re.compile(r"\((\?P<(?P<name>\w+)>)?(?P<pattern>[^()]*)\)")
-ERROR_CODES = sorted({*STATUS_CODES.values(), "INTERNAL_ERROR", "INVALID_SIGNATURE", "SUPPRESSED"})
+ERROR_CODES = sorted({*STATUS_CODES.values(), "INTERNAL_ERROR", "INVALID_SIGNATURE", "SUPPRESSED",
+                      "CAMPAIGN_NOT_ACTIVE"})
 ERROR_DESCRIPTIONS = {
     400: "Invalid input: malformed JSON, wrong types, unknown fields (`details` names each field)",
     401: "Missing, invalid or expired credential",

@@ -8,6 +8,7 @@ from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_DETAIL_OUT, PROJECT
 from handlers.webhooks import webhook_urls
 from store.validation import Boolean, Field, FieldError, Integer, ListOf, MailFrom, Nested, Schema, String
 from store import projects
+from store.campaign_settings import CampaignSettings
 from store.cancel_flow import CancelFlowSettings
 from store.db import run_db
 
@@ -51,6 +52,7 @@ SETTINGS = Schema({
         "enabled": Boolean(),
         "steps": ListOf(Nested(Schema({"after_hours": Hours(required=True)})), min_items=0, max_items=10),
     }, check=_steps_in_order), nullable=True),  # null: back to the defaults
+    "campaign": CampaignSettings(),
 })
 CREATE = Schema({
     "name": String(required=True, min_length=1, max_length=200),

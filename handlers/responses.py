@@ -109,4 +109,7 @@ CHURN_EVENT_OUT = obj({
     "recovered_at": nullable(TIMESTAMP), "recovered_mrr_cents": nullable(INTEGER),
     "recovered_by_variant_id": nullable(STRING), "saved": BOOLEAN, "metadata": ANY_OBJECT,
     "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+    "campaign": nullable(obj({"group": enum(("holdout", "treatment")), "step": INTEGER,
+                              "next_send_at": nullable(TIMESTAMP), "status": enum(("active", "completed", "ended")),
+                              "ended_reason": nullable(STRING)})),
 })

@@ -5,12 +5,13 @@ process's one scheduler with all of them (started by `server.Server.listen`).
 """
 from __future__ import annotations
 
+from services.campaigns import CAMPAIGN_STEP
 from services.dunning import DUNNING_EMAIL
 from services.scheduler import JobKind, Scheduler
 
 
 def job_kinds() -> list[JobKind]:
-    return [DUNNING_EMAIL]
+    return [DUNNING_EMAIL, CAMPAIGN_STEP]
 
 
 def scheduler_for(ctx) -> Scheduler:

@@ -11,6 +11,7 @@ import email.policy
 import email.utils
 import html
 import logging
+from dataclasses import dataclass
 
 from store.errors import UpstreamFailed
 from services.context import Context
@@ -83,27 +84,45 @@ def with_footer(text: str, body_html: str, url: str) -> tuple[str, str]:
 
 
 def compose(ctx: Context, project_id: str, parts: dict, message_id: str | None = None):
+    """The email of a claimed variant. `message_id` (a scheduled job's id) becomes the local part
+    of the Message-ID, so a receiver can recognise a repeat of the same scheduled email."""
     sender = parts["mail_from"] or ctx.settings.mail_from
     address = email.utils.parseaddr(sender)[1]
     domain = address.rpartition("@")[2] if "@" in address else "windback.local"
     name = " ".join((parts.get("customer_name") or "").split())
     url = unsubscribe_url(ctx, project_id, parts["to"])
     text, body_html = with_footer(parts["body_text"], parts["body_html"], url)
-    return build_message(
+    message = build_message(
         sender, email.utils.formataddr((name, parts["to"])) if name else parts["to"], parts["subject"],
         text, body_html, domain=domain, policy=MAIL_POLICY,
         headers={"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
         message_id=message_id,
     )
+    return message
 
 
-async def send_variant(ctx: Context, project_id: str, event_id: str, variant_id: str) -> dict:
+@dataclass(frozen=True)
+class CampaignSend:
+    """A campaign step sending a variant (services/campaigns.py): its job id is the claim and the
+    Message-ID, and the send counts as that step instead of ending the campaign."""
+
+    job_id: str
+    step: int
+    new_strategy: bool  # an "auto" step: refused if the strategy already went to this customer
+
+
+async def send_variant(ctx: Context, project_id: str, event_id: str, variant_id: str,
+                       campaign: CampaignSend | None = None) -> dict:
     """Send one variant. 200: accepted by the mail server. 502 DELIVERY_FAILED: the variant is
     `failed` and may be sent again."""
     actor = ctx.actors.project(project_id)
-    parts = await actor.claim_send(event_id, variant_id, SEND_CLAIM_SECONDS)
+    if campaign is None:
+        parts = await actor.claim_send(event_id, variant_id, SEND_CLAIM_SECONDS)
+    else:
+        parts = await actor.claim_campaign_send(event_id, variant_id, campaign.job_id, campaign.new_strategy,
+                                                SEND_CLAIM_SECONDS)
     try:
-        message = compose(ctx, project_id, parts)
+        message = compose(ctx, project_id, parts, campaign.job_id if campaign else None)
         message_id = await ctx.mailer.send(message)
     except DeliveryFailed as error:
         await actor.mark_variant_failed(event_id, variant_id, parts["claim"], str(error))
@@ -114,4 +133,5 @@ async def send_variant(ctx: Context, project_id: str, event_id: str, variant_id:
             log.warning("variant %s could not be turned into an email: %s", variant_id, error)
             raise UpstreamFailed("The email could not be built from this variant") from None
         raise
-    return await actor.mark_variant_sent(event_id, variant_id, parts["claim"], message_id)
+    return await actor.mark_variant_sent(event_id, variant_id, parts["claim"], message_id,
+                                         campaign.step if campaign else None)

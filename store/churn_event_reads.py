@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from store.campaigns import campaign_json
 from store.db import database
 from store.models import OPEN_STATUSES, ChurnEvent, Project, utcnow
 from store.projects import project_settings
@@ -15,7 +16,8 @@ from store.serialize import iso, loads_object
 SORT_FIELDS = ("created_at", "updated_at", "churned_at", "recovered_at", "mrr_cents", "customer_email", "status")
 COLUMNS = ("id", "customer_email", "customer_name", "customer_id", "plan", "mrr_cents", "currency", "cancel_reason",
            "cancel_reason_detail", "source", "status", "churned_at", "recovered_at", "recovered_mrr_cents",
-           "recovered_by_variant_id", "saved", "metadata", "created_at", "updated_at")
+           "recovered_by_variant_id", "saved", "metadata", "created_at", "updated_at", "campaign_group",
+           "campaign_step", "campaign_next_send_at", "campaign_status", "campaign_ended_reason")
 _SELECT_COLUMNS = ", ".join(f'"{name}"' for name in COLUMNS)
 
 
@@ -68,6 +70,9 @@ def churn_json(event: ChurnEvent | dict, cutoff: dt.datetime) -> dict:
         "metadata": {} if metadata == "{}" else loads_object(metadata),
         "created_at": iso(row.get("created_at")),
         "updated_at": iso(row.get("updated_at")),
+        "campaign": campaign_json(row.get("campaign_group"), row.get("campaign_step"),
+                                  _timestamp(row.get("campaign_next_send_at")), row.get("campaign_status"),
+                                  row.get("campaign_ended_reason")),
     }
 
 

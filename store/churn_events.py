@@ -14,6 +14,10 @@ columns it changes, guarded by the state it starts from:
 No transition reads a row and writes it back whole: with several server processes on one
 PostgreSQL, a row read before another process's commit and saved after it would undo that
 commit. A partial unique index keeps one open event per customer (docs/architecture.md).
+
+The event's automatic win-back campaign (its `campaign_*` columns) has its own guarded state
+machine in store/campaigns.py; the transitions here call into it in the same transaction: a
+recorded churn joins the campaign, `recovered` and `saved` end it.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import datetime as dt
 
 import peewee
 
+from store import campaigns
 from store.churn_event_reads import lost_cutoff
 from store.db import database, is_sqlite, transaction
 from store.errors import conflict, not_found
@@ -172,9 +177,12 @@ def record_churn(project_id: str, fields: dict, keep_identity: bool = False) -> 
             with transaction():
                 existing = find_open_event(project_id, fields.get("customer_email"), fields.get("customer_id"))
                 if existing is None:
-                    return open_event(project_id, fields), True
+                    event = open_event(project_id, fields)
+                    campaigns.join(project_id, event, event.created_at)
+                    return event, True
                 refreshed = refresh_open_event(project_id, existing, fields, keep_identity)
                 if refreshed is not None:
+                    campaigns.join(project_id, refreshed)  # campaigns switched on after it opened
                     return refreshed, False
                 # The open event closed (or changed) since it was read, in another process: look again.
         except peewee.IntegrityError:
@@ -203,14 +211,18 @@ def mark_recovered(project_id: str, event_id: str, recovered_mrr_cents: int | No
             recovered_by_variant_id=variant_id or last_sent_variant_id(event_id))
         if event is None:
             raise conflict(f"Churn event is already {get_event(project_id, event_id).status}")
+        campaigns.end(event_id, "recovered", event)
         return event
 
 
 def mark_saved(event_id: str) -> ChurnEvent:
-    """The customer accepted an offer in the cancel flow: `saved`, from an open status only."""
-    event = _transition(event_id, "open", status="saved", saved=True)
-    if event is None:
-        raise conflict("The customer's churn event is no longer open")
+    """The customer accepted an offer in the cancel flow: `saved`, from an open status only; its
+    campaign ends."""
+    with transaction():
+        event = _transition(event_id, "open", status="saved", saved=True)
+        if event is None:
+            raise conflict("The customer's churn event is no longer open")
+        campaigns.end(event_id, "saved", event)
     return event
 
 

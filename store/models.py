@@ -141,6 +141,12 @@ class ChurnEvent(BaseModel):
     source_event_at = peewee.DateTimeField(null=True)
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
+    # The automatic win-back campaign the event joined (m0015; store/campaigns.py), null: none.
+    campaign_group = peewee.CharField(max_length=10, null=True)  # holdout | treatment
+    campaign_step = peewee.IntegerField(null=True)  # steps done (sent or skipped)
+    campaign_next_send_at = peewee.DateTimeField(null=True)
+    campaign_status = peewee.CharField(max_length=10, null=True)  # active | completed | ended
+    campaign_ended_reason = peewee.CharField(max_length=32, null=True)
 
     class Meta:
         table_name = "churn_events"

@@ -6,6 +6,7 @@ import re
 
 import peewee
 
+from store.campaign_settings import effective_campaign
 from store.keys import constant_time_equal, is_masked, mask, new_public_key, new_secret_key, sha256_hex
 from store.db import is_sqlite, transaction
 from store.models import Membership, Project, ProjectKey, utcnow
@@ -27,6 +28,7 @@ def project_settings(project: Project) -> dict:
     settings.update(loads_object(project.settings))
     dunning = settings.get("dunning")
     settings["dunning"] = {**DEFAULT_DUNNING, **(dunning if isinstance(dunning, dict) else {})}
+    settings["campaign"] = effective_campaign(settings.get("campaign"))
     return settings
 
 

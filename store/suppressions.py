@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import peewee
 
+from store import campaigns
 from store.db import transaction
 from store.models import BaseModel, Project, utcnow
 
@@ -37,4 +38,5 @@ def suppress(project_id: str, email: str, customer_id: str | None = None, reason
         (Suppression.insert(project=project_id, email=email.lower(), customer_id=customer_id, reason=reason,
                             created_at=utcnow())
          .on_conflict_ignore().execute())
+        campaigns.end_for_address(project_id, email, "unsubscribed")
     return True

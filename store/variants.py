@@ -13,6 +13,7 @@ import secrets
 
 import peewee
 
+from store import campaigns
 from store.errors import conflict, not_found
 from store.churn_events import CLOSED_STATUSES, get_event, mark_contacted, mark_variants_ready
 from store.db import transaction
@@ -203,11 +204,12 @@ def edit_variant(project_id: str, event_id: str, variant_id: str, changes: dict)
 
 # --- sending ------------------------------------------------------------------------------------
 
-def claim_send(project_id: str, event_id: str, variant_id: str, ttl_seconds: float) -> dict:
+def claim_send(project_id: str, event_id: str, variant_id: str, ttl_seconds: float, claim: str | None = None) -> dict:
     """Claim a variant for sending; returns what the message needs. 409 unless the event is open
-    to contact, has an address that is not suppressed, and the variant is unsent and free."""
+    to contact, has an address that is not suppressed, and the variant is unsent and free.
+    `claim`: a token given by the caller (a campaign step's job id), else a random one."""
     now = utcnow()
-    claim = secrets.token_hex(16)
+    claim = claim or secrets.token_hex(16)
     with transaction():
         event = get_event(project_id, event_id)
         variant = get_variant(project_id, event_id, variant_id)
@@ -237,11 +239,17 @@ def claim_send(project_id: str, event_id: str, variant_id: str, ttl_seconds: flo
         }
 
 
-def mark_sent(project_id: str, event_id: str, variant_id: str, claim: str, message_id: str) -> dict:
+def mark_sent(project_id: str, event_id: str, variant_id: str, claim: str, message_id: str,
+              campaign_step: int | None = None) -> dict:
     """The mail server accepted it: record that, even if the claim had run out meanwhile (what was
-    accepted is sent), and move the event to `contacted` from `new`/`variants_ready`."""
+    accepted is sent), and move the event to `contacted` from `new`/`variants_ready`. A campaign
+    step counts as done; any other send is a person's, which ends the customer's campaign."""
     now = utcnow()
     with transaction():
+        if campaign_step is None:
+            campaigns.end(event_id, "manual_send")
+        else:
+            campaigns.step_done(event_id, campaign_step)
         (Variant.update(status="sent", sent_at=now, message_id=message_id, error=None, send_claim=None,
                         send_claim_expires_at=None, updated_at=now)
          .where((Variant.id == variant_id) & (Variant.project == project_id) & (Variant.status != "sent"))

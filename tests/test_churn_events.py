@@ -13,7 +13,8 @@ from tests.helpers import count
 
 FIELDS = {"id", "customer_email", "customer_name", "customer_id", "plan", "mrr_cents", "currency",
           "cancel_reason", "cancel_reason_detail", "source", "status", "churned_at", "recovered_at",
-          "recovered_mrr_cents", "recovered_by_variant_id", "saved", "metadata", "created_at", "updated_at"}
+          "recovered_mrr_cents", "recovered_by_variant_id", "saved", "metadata", "created_at", "updated_at",
+          "campaign"}
 
 
 def iso_days_ago(days):

@@ -10,6 +10,7 @@ import * as payments from "./pages/payments.js";
 import * as event from "./pages/event.js";
 import * as settings from "./pages/settings.js";
 import * as team from "./pages/team.js";
+import * as campaign from "./pages/campaign.js";
 
 const ROLE_RANK = { member: 1, admin: 2, owner: 3 };
 const PROJECT = "/app/projects/([^/]+)";
@@ -30,6 +31,7 @@ const ROUTES = [
   [new RegExp(`^${PROJECT}/payments$`), payments.page, { project: true, nav: "payments" }],
   [new RegExp(`^${PROJECT}/settings$`), settings.page, { project: true, nav: "settings", admin: true }],
   [new RegExp(`^${PROJECT}/team$`), team.page, { project: true, nav: "team" }],
+  [new RegExp(`^${PROJECT}/campaign$`), campaign.page, { project: true, nav: "campaign" }],
 ];
 
 const root = document.getElementById("root");
@@ -91,6 +93,7 @@ function shell(ctx, navKey) {
     link("overview", base, "Overview"),
     link("events", base + "/events", "Churn events"),
     link("payments", base + "/payments", "Failed payments"),
+    link("campaign", base + "/campaign", "Campaign"),
     isAdmin ? link("settings", base + "/settings", "Settings") : null,
     link("team", base + "/team", "Team"),
   ] : [link("projects", "/app/projects", "Projects")];
