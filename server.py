@@ -19,6 +19,7 @@ from config import VERSION, ConfigError, Settings, load_settings
 from handlers import all_routes
 from handlers.base import NotFoundHandler
 from handlers.request_log import log_request
+from services.billing.offers import resume_stale_actions
 from services.ratelimit import RateLimiter
 from services.context import Context
 from services.mailer import make_mailer
@@ -74,7 +75,14 @@ def start_background_tasks(ctx: Context) -> list[tornado.ioloop.PeriodicCallback
         except Exception:
             log.exception("housekeeping failed")
 
-    tasks = [tornado.ioloop.PeriodicCallback(housekeeping, 60_000)]
+    async def resume_billing():
+        try:
+            await resume_stale_actions(ctx)  # billing actions a stopped process left pending
+        except Exception:
+            log.exception("resuming billing actions failed")
+
+    tasks = [tornado.ioloop.PeriodicCallback(housekeeping, 60_000),
+             tornado.ioloop.PeriodicCallback(resume_billing, max(1000, ctx.settings.billing_timeout * 1000))]
     for task in tasks:
         task.start()
     return tasks

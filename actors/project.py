@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pykka
 
+from actors.billing import BillingCommands
 from actors.bridge import BridgedActorMixin, close_thread_connection
 from actors.cancel_flow import CancelFlowCommands
 from actors.churn_events import ChurnEventCommands
@@ -15,7 +16,7 @@ from actors.webhooks import WebhookCommands
 
 
 class ProjectActor(BridgedActorMixin, ChurnEventCommands, VariantCommands, CancelFlowCommands, WebhookCommands,
-                   pykka.ThreadingActor):
+                   BillingCommands, pykka.ThreadingActor):
     def __init__(self, project_id: str):
         super().__init__()
         self.project_id = project_id

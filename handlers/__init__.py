@@ -18,6 +18,7 @@ HANDLER_MODULES = [
     "handlers.track",
     "handlers.analytics",
     "handlers.webhooks",
+    "handlers.billing",
     "handlers.dashboard",
     "handlers.openapi",
 ]

@@ -5,10 +5,11 @@ import email.utils
 
 from handlers.base import PROJECT_ADMIN, PROJECT_MEMBER, SIGNED_IN, BaseHandler, list_query_schema
 from handlers.errors import ApiError, conflict, forbidden
-from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_OUT, PROJECT_WITH_ROLE_OUT, ROTATED_KEYS_OUT,
-                                Returns)
+from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_OUT, PROJECT_WITH_IDENTITY_OUT, PROJECT_WITH_ROLE_OUT,
+                                ROTATED_KEYS_OUT, Returns)
+from services.billing.credentials import BILLING_SETTINGS, credential_box
 from store.validation import Boolean, FieldError, Integer, Nested, Schema, String
-from store import projects
+from store import billing, projects
 from store.cancel_flow import CancelFlowSettings
 from store.db import run_db
 
@@ -39,6 +40,8 @@ SETTINGS = Schema({
     "razorpay_webhook_secret": _webhook_secret(),
     "custom_webhook_secret": _webhook_secret(),
     "cancel_flow": CancelFlowSettings(nullable=True),  # null: back to the defaults
+    "billing": Nested(BILLING_SETTINGS, nullable=True),  # null: disconnect (docs/offers.md)
+    "offer_cooldown_days": Integer(minimum=0, maximum=3650),
 })
 CREATE = Schema({
     "name": String(required=True, min_length=1, max_length=200),
@@ -47,7 +50,8 @@ CREATE = Schema({
 })
 PATCH = Schema({"name": String(min_length=1, max_length=200), "settings": Nested(SETTINGS),
                 "slug": String(), "plan": String()})
-ROTATE = Schema({"grace_seconds": Integer(minimum=0, maximum=86400, default=0), "public_key": Boolean(default=False)})
+ROTATE = Schema({"grace_seconds": Integer(minimum=0, maximum=86400, default=0), "public_key": Boolean(default=False),
+                 "identity": Boolean(default=False)})
 LIST = list_query_schema(("created_at",))
 
 
@@ -80,11 +84,14 @@ class ProjectsHandler(BaseHandler):
 class ProjectHandler(BaseHandler):
     rules = {"GET": PROJECT_MEMBER, "PATCH": PROJECT_ADMIN}
     body_schemas = {"PATCH": PATCH}
-    response_schemas = {"GET": Returns(PROJECT_OUT), "PATCH": Returns(PROJECT_OUT)}
+    response_schemas = {"GET": Returns(PROJECT_WITH_IDENTITY_OUT), "PATCH": Returns(PROJECT_OUT)}
 
     async def get(self, slug):
-        """One project."""
-        await self.reply(projects.project_json(self.project))
+        """One project; owners and admins also see its identity secret (docs/offers.md)."""
+        data = projects.project_json(self.project)
+        if self.role in ("owner", "admin"):
+            data["identity_secret"] = await run_db(billing.identity_secret, self.project.id)
+        await self.reply(data)
 
     async def patch(self, slug):
         """Rename a project or change its settings (merged key by key)."""
@@ -94,8 +101,11 @@ class ProjectHandler(BaseHandler):
                            [{"field": "slug", "message": "cannot be changed"}])
         if "plan" in body:
             raise forbidden("The plan cannot be changed by members of the project")
-        project, revealed = await run_db(projects.update_project, self.project.id, body.get("name"),
-                                         body.get("settings"))
+        settings = body.get("settings")
+        if settings and settings.get("billing"):  # credentials are sealed before they are stored
+            stored = projects.project_settings(self.project).get("billing")
+            settings["billing"] = credential_box(self.ctx).stored_form(settings["billing"], stored)
+        project, revealed = await run_db(projects.update_project, self.project.id, body.get("name"), settings)
         self.ctx.project_changed(project.id)  # caches of settings forget them at once
         await self.reply(projects.project_json(project, reveal=revealed))
 
@@ -110,6 +120,8 @@ class RotateKeysHandler(BaseHandler):
         """Rotate the project's secret key (and optionally its public key)."""
         body = self.parse_body()
         result = await run_db(projects.rotate_keys, self.project.id, body["grace_seconds"], body["public_key"])
+        if body["identity"]:
+            result["identity_secret"] = await run_db(billing.rotate_identity_secret, self.project.id)
         self.ctx.keys.clear()
         self.ctx.project_changed(self.project.id)
         await self.reply(result)

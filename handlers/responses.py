@@ -90,7 +90,10 @@ PROJECT_OUT = obj({"id": STRING, "slug": STRING, "name": STRING, "plan": enum(("
                    "public_key": STRING, "created_at": TIMESTAMP, "settings": ANY_OBJECT})
 PROJECT_WITH_ROLE_OUT = obj({**PROJECT_OUT["properties"], "role": ROLE})
 CREATED_PROJECT_OUT = obj({**PROJECT_OUT["properties"], "role": ROLE, "secret_key": STRING})
-ROTATED_KEYS_OUT = obj({"secret_key": STRING, "public_key": STRING, "previous_keys_expire_at": nullable(TIMESTAMP)})
+PROJECT_WITH_IDENTITY_OUT = obj({**PROJECT_OUT["properties"], "identity_secret": STRING},
+                                required=tuple(PROJECT_OUT["required"]))  # identity_secret: owners and admins
+ROTATED_KEYS_OUT = obj({"secret_key": STRING, "public_key": STRING, "previous_keys_expire_at": nullable(TIMESTAMP),
+                        "identity_secret": STRING}, required=("secret_key", "public_key", "previous_keys_expire_at"))
 HEALTH_OUT = obj({"status": STRING, "database": STRING, "actors": INTEGER, "version": STRING})
 CHURN_EVENT_OUT = obj({
     "id": STRING, "customer_email": nullable(STRING), "customer_name": nullable(STRING),

@@ -92,6 +92,7 @@ _OFFER_FIELDS = {
     "discount": Schema({"type": Choice(OFFER_TYPES, required=True),
                         "percent_off": Integer(minimum=1, maximum=100, required=True),
                         "months": Integer(minimum=1, maximum=24, required=True),
+                        "razorpay_offer_id": String(max_length=100),  # applying it in Razorpay
                         "headline": _copy_text()}),
     "pause": Schema({"type": Choice(OFFER_TYPES, required=True),
                      "months": Integer(minimum=1, maximum=6, required=True),
@@ -99,6 +100,8 @@ _OFFER_FIELDS = {
     "downgrade": Schema({"type": Choice(OFFER_TYPES, required=True),
                          "to_plan": String(min_length=1, max_length=100, required=True),
                          "price_cents": Integer(minimum=0, maximum=10**9),
+                         "stripe_price_id": String(max_length=100),  # the plan's price in Stripe
+                         "razorpay_plan_id": String(max_length=100),  # the plan in Razorpay
                          "headline": _copy_text()}),
 }
 

@@ -13,11 +13,22 @@ from store.serialize import dumps, iso, loads_object
 
 ROLE_RANK = {"member": 1, "admin": 2, "owner": 3}
 SECRET_SETTINGS = ("stripe_webhook_secret", "razorpay_webhook_secret", "custom_webhook_secret")
+DEFAULT_OFFER_COOLDOWN_DAYS = 365
 DEFAULT_SETTINGS = {"mail_from": None, "brand_name": None, "lost_after_days": 90}
 
 
 class SlugTaken(Exception):
     pass
+
+
+def billing_view(stored: dict) -> dict:
+    """`settings.billing` as the API shows it: credentials masked, never the sealed blob
+    (services/billing/credentials.py writes it)."""
+    view = {"provider": stored.get("provider"), "connected": bool(stored.get("credentials")),
+            "connected_at": stored.get("connected_at"),
+            "offer_cooldown_days": stored.get("offer_cooldown_days", DEFAULT_OFFER_COOLDOWN_DAYS)}
+    view.update(stored.get("display") or {})
+    return view
 
 
 def project_settings(project: Project) -> dict:
@@ -31,6 +42,8 @@ def project_json(project: Project, reveal: tuple[str, ...] = ()) -> dict:
     for name in SECRET_SETTINGS:
         if settings.get(name) and name not in reveal:
             settings[name] = mask(settings[name])
+    if isinstance(settings.get("billing"), dict):
+        settings["billing"] = billing_view(settings["billing"])
     return {
         "id": project.id,
         "slug": project.slug,
