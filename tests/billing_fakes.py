@@ -76,17 +76,19 @@ class FakeProvider:
         self.server.shutdown()
         self.server.server_close()
 
-    def fail_next(self, status: int, body: dict, times: int = 1) -> None:
-        """The next `times` changing requests (POST/PATCH) are answered with this error."""
-        self._failures.extend([(status, body)] * times)
+    def fail_next(self, status: int, body: dict, times: int = 1, path: str = "/v1/subscriptions/") -> None:
+        """The next `times` changing requests (POST/PATCH) under `path` are answered with this error."""
+        self._failures.extend([(path, status, body)] * times)
 
     def handle(self, received: Received) -> tuple[int, dict]:
         with self._lock:
             self.requests.append(received)
             if not self.authorized(received.headers.get("authorization", "")):
                 return self.unauthorized()
-            if received.method != "GET" and self._failures:
-                return self._failures.pop(0)
+            failure = next((f for f in self._failures if received.path.startswith(f[0])), None)
+            if received.method != "GET" and failure:
+                self._failures.remove(failure)
+                return failure[1:]
             result = self.route(received)
         if self.on_request:
             self.on_request(received)

@@ -1,0 +1,109 @@
+"""The widget in headless Chromium with identity verification: the shop's server signs the
+customer id, the customer accepts, Windback applies the offer in Stripe and the dialog says what
+was applied; when Stripe refuses, the dialog says so in plain words and nothing is saved."""
+import http.server
+import threading
+
+import pytest
+
+from tests.billing_support import auth_hash, stripe_fake  # noqa: F401
+from tests.livehttp import call
+from tests.test_billing_processes import connect
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SHOP_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Shop account</title></head>
+<body>
+  <button id="cancel" data-windback-cancel data-customer-email="{customer_id}@example.com"
+          data-customer-id="{customer_id}" data-auth-hash="{auth_hash}">Cancel subscription</button>
+  <script src="{widget}" data-public-key="{public_key}"></script>
+  <script>
+    window.answers = [];
+    Windback.onComplete = function (answer) {{ window.answers.push(answer); }};
+  </script>
+</body></html>"""
+
+
+@pytest.fixture
+def shop(stripe_fake, live_server):
+    server = live_server()
+    token, project, secret = connect(server.url)
+    pages = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            page = pages.get(self.path)
+            self.send_response(200 if page else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write((page or "not found").encode())
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+    def page_for(customer_id):
+        # The shop's own server computes the hash with the identity secret (docs/widget.md).
+        pages[f"/account/{customer_id}"] = SHOP_PAGE.format(
+            customer_id=customer_id, auth_hash=auth_hash(secret, customer_id), widget=f"{server.url}/widget.js",
+            public_key=project["public_key"])
+        return f"http://127.0.0.1:{httpd.server_address[1]}/account/{customer_id}"
+
+    yield server, token, page_for
+    httpd.shutdown()
+
+
+def choose_too_expensive(page):
+    page.click("#cancel")
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    dialog.get_by_role("button", name="It's too expensive").click()
+    dialog.locator(".wb-offer").wait_for()
+    return dialog
+
+
+def test_the_dialog_shows_the_offer_windback_applied_in_stripe(browser, shop, stripe_fake, tmp_path):
+    server, token, page_for = shop
+    sub = stripe_fake.add_subscription("cus_ann")
+    page = browser.new_page()
+    page.goto(page_for("cus_ann"))
+    dialog = choose_too_expensive(page)
+    dialog.get_by_role("button", name="Accept offer").click()
+    page.wait_for_function("window.answers.length === 1")
+    answer = page.evaluate("window.answers[0]")
+    assert answer["saved"] is True and answer["applied"] is True
+    assert dialog.locator("[data-applied]").inner_text() == "20% off your next 3 months is on your account."
+    page.screenshot(path=str(tmp_path / "offer-applied.png"))
+    assert stripe_fake.writes()[-1].form == {"discounts[0][coupon]": "windback_20off_3m"}
+    assert sub["discounts"]
+    status, body = call(server.url, "GET", "/projects/acme/billing-actions", token=token)
+    assert [(a["customer_id"], a["status"], a["churn_event_id"]) for a in body["data"]] == [
+        ("cus_ann", "applied", answer["churnEventId"])]
+    page.close()
+
+
+def test_a_refusal_is_shown_in_plain_words_and_nothing_is_saved(browser, shop, stripe_fake):
+    server, token, page_for = shop
+    stripe_fake.add_subscription("cus_bo")
+    stripe_fake.fail_next(402, {"error": {"type": "card_error", "code": "card_declined",
+                                          "message": "Your card was declined."}})
+    page = browser.new_page()
+    page.goto(page_for("cus_bo"))
+    dialog = choose_too_expensive(page)
+    dialog.get_by_role("button", name="Accept offer").click()
+    error = dialog.get_by_role("alert")
+    page.wait_for_function("document.querySelector('.wb-error').textContent.length > 0")
+    assert error.inner_text() == ("We could not apply your offer, and nothing on your account has changed. "
+                                  "Stripe refused (HTTP 402): Your card was declined.")
+    assert page.evaluate("window.answers") == []
+    # The customer declines instead: the page hears {saved: false, applied: false}.
+    dialog.get_by_role("button", name="No thanks, cancel").click()
+    page.wait_for_function("window.answers.length === 1")
+    answer = page.evaluate("window.answers[0]")
+    assert answer["saved"] is False and answer["applied"] is False
+    status, body = call(server.url, "GET", "/projects/acme/billing-actions", token=token)
+    assert [a["status"] for a in body["data"]] == ["failed"]
+    page.close()
