@@ -4,6 +4,7 @@ import { api, call, showError, showNotice } from "../api.js";
 import { h, clear, field, select, copyButton, confirmDialog } from "../dom.js";
 import { CANCEL_REASONS, dateTime } from "../format.js";
 import { secretKeyPanel } from "./projects.js";
+import { billingSection } from "./billing.js";
 
 const PROVIDERS = [
   ["stripe", "Stripe", "stripe_webhook_secret", "Signing secret of the endpoint (whsec_…), from Stripe's Developers → Webhooks."],
@@ -272,7 +273,8 @@ export async function page(main, ctx) {
     } catch { effective = null; }
     if (!ctx.isCurrent()) return;
     clear(body, generalSection(project, ctx, messages, reload), webhookSection(project, ctx, messages, reload),
-      cancelFlowSection(project, ctx, messages, effective), keysSection(project, ctx, messages, reload));
+      cancelFlowSection(project, ctx, messages, effective), billingSection(project, ctx, messages, reload),
+      keysSection(project, ctx, messages, reload));
   }
   await reload();
 }
