@@ -6,8 +6,9 @@ call happens between the two, outside the actor (services/billing/offers.py).
 """
 from __future__ import annotations
 
-from store import billing
+from store import billing, offer_links
 from store.cancel_flow import record_answer
+from store.churn_events import mark_recovered
 from store.db import transaction, unit_of_work
 from store.errors import DomainError
 
@@ -30,8 +31,21 @@ class BillingCommands:
                 changed = billing.mark_failed(action_id, outcome["error"])
             if changed and action.channel == "widget":
                 self._record_widget_answer(action, accepted=outcome["applied"])
+            if changed and outcome["applied"] and action.kind == "reactivate":
+                self._recovered_by_email(action)
             return billing.action_json(billing.get_action(action_id))
 
+    def attach_offer_links(self, event_id: str, offer: dict, links: list[dict]) -> list[str]:
+        with unit_of_work():
+            return offer_links.attach_links(self.project_id, event_id, offer, links)
+
+    def _recovered_by_email(self, action) -> None:
+        """A subscription set to cancel runs on with the discount: the email won it back."""
+        try:
+            with transaction():
+                mark_recovered(self.project_id, action.churn_event_id, None, variant_id=action.variant_id)
+        except DomainError:
+            pass  # already recovered (e.g. by the provider's webhook): the action stands
     def _record_widget_answer(self, action, accepted: bool) -> None:
         answer = {**billing.work_item(action)["answer"], "offer_accepted": accepted}
         if not accepted and answer.get("offer_shown") is None:

@@ -19,6 +19,7 @@ HANDLER_MODULES = [
     "handlers.analytics",
     "handlers.webhooks",
     "handlers.billing",
+    "handlers.offers",
     "handlers.dashboard",
     "handlers.openapi",
 ]

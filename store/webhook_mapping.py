@@ -49,6 +49,7 @@ class Action:
     cancel_reason_detail: str | None = None
     metadata: dict = field(default_factory=dict)
     note: str = ""  # why an event is ignored
+    variant_id: str | None = None  # a recovery through an email's offer link names its variant
 
     def churn_fields(self, source: str) -> dict:
         """Fields for `store.churn_events.record_churn`. What the payload did not carry is left
@@ -168,7 +169,8 @@ def _stripe_subscription(kind: str, obj: dict, when) -> Action:
             STRIPE_FEEDBACK.get(details.get("feedback"))
     return Action(kind, when, email, customer_id, name, plan, mrr, currency or _currency(obj.get("currency")),
                   reason, _str(details.get("comment")),
-                  {"stripe_subscription_id": obj["id"]} if _str(obj.get("id")) else {})
+                  {"stripe_subscription_id": obj["id"]} if _str(obj.get("id")) else {},
+                  variant_id=_str(_dict(obj.get("metadata")).get("windback_variant_id")))
 
 
 def _stripe_invoice(kind: str, obj: dict, when, amount_field: str) -> Action:

@@ -86,6 +86,8 @@ async def answer_with_offer(ctx, project_id: str, answer: dict) -> dict | None:
 
 async def carry_out(ctx, action: dict, billing: dict, resumed: bool = False) -> dict:
     """Send the action's change to the provider and finish it; returns the finished action."""
+    action = {**action, "return_url": f"{ctx.settings.public_url}/offers/welcome"}  # Checkout's way back
+    checkout_url = None
     try:
         client = billing_client(action["provider"], credential_box(ctx).open(billing["credentials"]), ctx.settings)
         params = action["params"]
@@ -93,6 +95,8 @@ async def carry_out(ctx, action: dict, billing: dict, resumed: bool = False) -> 
             params = await in_pool(ctx, client.prepare, action, await _coupon(ctx, client, action))
             await run_db(store.set_params, action["id"], params)
         object_id = await in_pool(ctx, client.apply, action["id"], params, resumed)
+        if isinstance(object_id, dict):  # a Checkout Session: its page is where the customer goes next
+            object_id, checkout_url = object_id["id"], object_id["url"]
         outcome = {"applied": True, "provider_object_id": object_id}
     except BillingRefused as refused:
         outcome = {"applied": False, "error": refused.message}
@@ -100,12 +104,12 @@ async def carry_out(ctx, action: dict, billing: dict, resumed: bool = False) -> 
         outcome = {"applied": False, "error": failed.message}
     finished = await ctx.actors.project(action["project_id"]).finish_billing_action(action["id"], outcome)
     action_finished(ctx, finished)
-    return finished
+    return {**finished, "checkout_url": checkout_url} if checkout_url else finished
 
 
 async def _coupon(ctx, client, action: dict) -> str | None:
     """Stripe discounts: the project's coupon for this offer, made once and reused."""
-    if action["provider"] != "stripe" or action["kind"] != "discount":
+    if action["provider"] != "stripe" or action["offer"].get("type") != "discount":
         return None
     key = coupon_key(action["offer"])
     coupon_id = await run_db(store.coupon_for, action["project_id"], "stripe", key)

@@ -90,11 +90,40 @@ class StripeBilling:
                    options={"idempotency_key": f"windback-coupon-{coupon_id}"})
         return coupon_id
 
+    def winback_kind(self, customer_id: str) -> str:
+        """`reactivate` while a subscription still runs (set to cancel or not), `checkout` once
+        the last one ended."""
+        page = self._call(self.client.v1.subscriptions.list, {"customer": customer_id, "status": "active", "limit": 1})
+        if page.data:
+            return "reactivate"
+        if self._ended(customer_id) is None:
+            raise BillingRefused(f"The customer {customer_id} has no subscription in Stripe to restart")
+        return "checkout"
+
+    def _ended(self, customer_id: str):
+        page = self._call(self.client.v1.subscriptions.list, {"customer": customer_id, "status": "canceled", "limit": 1})
+        return page.data[0] if page.data else None
+
+    def _checkout(self, action: dict, coupon_id: str) -> dict:
+        ended = self._ended(action["customer_id"])
+        if ended is None:
+            raise BillingRefused(f"The customer {action['customer_id']} has no subscription in Stripe to restart")
+        item = ended["items"].data[0]
+        metadata = {"windback_variant_id": action["variant_id"], "windback_action_id": action["id"]}
+        return {"checkout": {
+            "mode": "subscription", "customer": action["customer_id"],
+            "line_items": [{"price": item.price.id, "quantity": getattr(item, "quantity", None) or 1}],
+            "discounts": [{"coupon": coupon_id}], "metadata": metadata,
+            "subscription_data": {"metadata": metadata},
+            "success_url": action["return_url"], "cancel_url": action["return_url"]}}
+
     def prepare(self, action: dict, coupon_id: str | None) -> dict:
+        if action["kind"] == "checkout":
+            return self._checkout(action, coupon_id)
         offer = action["offer"]
         found = self.subscription(action["customer_id"], action["subscription_id"])
         update: dict = {}
-        if action["kind"] == "discount":
+        if action["kind"] in ("discount", "reactivate"):
             update["discounts"] = [{"coupon": coupon_id}]
         elif action["kind"] == "pause":
             resumes = add_months(dt.datetime.now(dt.timezone.utc), offer["months"])
@@ -105,8 +134,12 @@ class StripeBilling:
             update["cancel_at_period_end"] = False  # the pending cancellation is undone in the same update
         return {"subscription_id": found.id, "update": update}
 
-    def apply(self, action_id: str, params: dict, resumed: bool) -> str:
+    def apply(self, action_id: str, params: dict, resumed: bool) -> str | dict:
         # The action id is the idempotency key: a resumed call is answered from Stripe's record.
+        if "checkout" in params:
+            session = self._call(self.client.v1.checkout.sessions.create, params["checkout"],
+                                 options={"idempotency_key": action_id})
+            return {"id": session.id, "url": session.url}
         updated = self._call(self.client.v1.subscriptions.update, params["subscription_id"], params["update"],
                              options={"idempotency_key": action_id})
         return updated.id
@@ -135,6 +168,10 @@ class RazorpayBilling:
     def test_connection(self) -> str:
         self._call(self.client.subscription.all, {"count": 1})
         return "Connected to Razorpay"
+
+    def winback_kind(self, customer_id: str) -> str:
+        self.subscription(customer_id, None)  # a running one gets the offer; an ended one cannot restart here
+        return "reactivate"
 
     def subscription(self, customer_id: str, subscription_id: str | None) -> dict:
         if subscription_id:
