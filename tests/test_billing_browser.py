@@ -107,3 +107,48 @@ def test_a_refusal_is_shown_in_plain_words_and_nothing_is_saved(browser, shop, s
     status, body = call(server.url, "GET", "/projects/acme/billing-actions", token=token)
     assert [a["status"] for a in body["data"]] == ["failed"]
     page.close()
+
+
+def test_the_email_link_in_a_browser_opens_applies_once_and_then_says_already_used(browser, stripe_fake,
+                                                                                     live_server):
+    import re
+
+    server = live_server()
+    token, project, _ = connect(server.url)
+    sub = stripe_fake.add_subscription("cus_em", cancel_at_period_end=True)
+    status, body = call(server.url, "POST", "/projects/acme/churn-events", {
+        "customer_email": "em@example.com", "customer_id": "cus_em", "cancel_reason": "too_expensive"}, token=token)
+    event = body["data"]
+    status, body = call(server.url, "POST", f"/projects/acme/churn-events/{event['id']}/generate", token=token)
+    variant = next(v for v in body["data"] if v["strategy"] == "discount_offer")
+    link = re.search(r"http://windback\.test(/offers/\S+)", variant["body_text"]).group(1)
+
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    response = page.goto(server.url + link)
+    assert response.status == 200
+    assert page.get_by_role("heading").inner_text() == "Your offer"
+    assert "20% off your next 3 months" in page.inner_text("main")
+    page.reload()  # opening it again (a mail scanner, a second look) changes nothing
+    assert stripe_fake.writes() == []
+    status, body = call(server.url, "GET", f"/projects/acme/churn-events/{event['id']}", token=token)
+    assert body["data"]["status"] == "variants_ready"
+    assert call(server.url, "GET", "/projects/acme/billing-actions", token=token)[1]["data"] == []
+
+    page.get_by_role("button", name="Accept the offer").click()
+    page.get_by_role("heading", name="Welcome back").wait_for()
+    assert "20% off your next 3 months is on your account" in page.inner_text("main")
+    assert [w.form for w in stripe_fake.writes()] == [{"discounts[0][coupon]": "windback_20off_3m",
+                                                      "cancel_at_period_end": "false"}]
+    assert sub["cancel_at_period_end"] is False
+    status, body = call(server.url, "GET", f"/projects/acme/churn-events/{event['id']}", token=token)
+    assert (body["data"]["status"], body["data"]["recovered_by_variant_id"]) == ("recovered", variant["id"])
+
+    response = page.goto(server.url + link)  # the second use
+    assert response.status == 410
+    assert page.get_by_role("heading").inner_text() == "Offer already used"
+    assert "already used" in page.inner_text("main")
+    assert len(stripe_fake.writes()) == 1
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    page.close()
