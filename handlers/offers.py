@@ -11,7 +11,7 @@ import html
 
 from handlers.base import PUBLIC, BaseHandler
 from handlers.dashboard import _security_headers
-from handlers.responses import Returns
+from handlers.responses import STRING, Returns
 from services.billing.email_offers import Outcome, accept, show
 
 PAGE = """<!DOCTYPE html>
@@ -19,6 +19,8 @@ PAGE = """<!DOCTYPE html>
 <meta name="robots" content="noindex"><title>{title}</title><link rel="stylesheet" href="/app/assets/offer.css"></head>
 <body><main><h1>{title}</h1>{body}</main></body></html>
 """
+# A malformed link never reaches these handlers: the router's 404 answers the JSON envelope.
+ENVELOPE = ("application/json",)
 
 
 class OfferPageBase(BaseHandler):
@@ -37,7 +39,7 @@ class OfferPageHandler(OfferPageBase):
     """The offer behind an email's link, with an Accept button. Changes nothing."""
 
     rules = {"GET": PUBLIC}
-    response_schemas = {"GET": Returns(None, media_type="text/html", also=(404, 410),
+    response_schemas = {"GET": Returns(STRING, media_type="text/html", also=(404, 410), also_media=ENVELOPE,
                                        description="The offer page; 404 unknown link, 410 used or expired")}
 
     async def get(self, token):
@@ -56,7 +58,7 @@ class OfferAcceptHandler(OfferPageBase):
     that ended)."""
 
     rules = {"POST": PUBLIC}
-    response_schemas = {"POST": Returns(None, media_type="text/html", also=(303, 404, 409, 410, 502),
+    response_schemas = {"POST": Returns(STRING, media_type="text/html", also=(303, 404, 409, 410, 502), also_media=ENVELOPE,
                                         description="200 applied; 303 to Stripe Checkout; 404/410/409/502: "
                                                     "a page saying why not")}
 
@@ -72,7 +74,7 @@ class WelcomeHandler(OfferPageBase):
     """Where Stripe Checkout sends the customer back."""
 
     rules = {"GET": PUBLIC}
-    response_schemas = {"GET": Returns(None, media_type="text/html")}
+    response_schemas = {"GET": Returns(STRING, media_type="text/html")}
 
     async def get(self):
         self.page(Outcome(200, "Welcome back", "Thank you for coming back. Your subscription starts as soon as "
