@@ -161,7 +161,7 @@ def test_a_reason_without_an_offer_and_the_js_api(browser, windback, shop):
     assert dialog.locator(".wb-offer").count() == 0
     dialog.get_by_role("button", name="Cancel my subscription").click()
     page.wait_for_function("window.fromCallback !== undefined")
-    assert page.evaluate("window.fromCallback") == {"saved": False, "reason": "not_using",
+    assert page.evaluate("window.fromCallback") == {"saved": False, "applied": False, "reason": "not_using",
                                                    "churnEventId": churn_events(server, project, "cy@example.com")[0]["id"]}
     dialog.get_by_role("button", name="Close").last.click()
     assert page.evaluate("window.opened.then(r => r.reason)") == "not_using"
