@@ -1,13 +1,10 @@
 """The widget in headless Chromium with identity verification: the shop's server signs the
 customer id, the customer accepts, Windback applies the offer in Stripe and the dialog says what
 was applied; when Stripe refuses, the dialog says so in plain words and nothing is saved."""
-import http.server
-import threading
-
 import pytest
 
 from tests.billing_support import auth_hash, stripe_fake  # noqa: F401
-from tests.livehttp import call
+from tests.livehttp import call, serve_pages
 from tests.test_billing_processes import connect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -30,27 +27,14 @@ def shop(stripe_fake, live_server):
     server = live_server()
     token, project, secret = connect(server.url)
     pages = {}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            page = pages.get(self.path)
-            self.send_response(200 if page else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.end_headers()
-            self.wfile.write((page or "not found").encode())
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base, httpd = serve_pages(pages)
 
     def page_for(customer_id):
         # The shop's own server computes the hash with the identity secret (docs/widget.md).
         pages[f"/account/{customer_id}"] = SHOP_PAGE.format(
             customer_id=customer_id, auth_hash=auth_hash(secret, customer_id), widget=f"{server.url}/widget.js",
             public_key=project["public_key"])
-        return f"http://127.0.0.1:{httpd.server_address[1]}/account/{customer_id}"
+        return f"{base}/account/{customer_id}"
 
     yield server, token, page_for
     httpd.shutdown()
