@@ -21,12 +21,12 @@ class SlugTaken(Exception):
     pass
 
 
-def billing_view(stored: dict) -> dict:
+def billing_view(stored: dict, cooldown_days: int | None = None) -> dict:
     """`settings.billing` as the API shows it: credentials masked, never the sealed blob
     (services/billing/credentials.py writes it)."""
     view = {"provider": stored.get("provider"), "connected": bool(stored.get("credentials")),
             "connected_at": stored.get("connected_at"),
-            "offer_cooldown_days": stored.get("offer_cooldown_days", DEFAULT_OFFER_COOLDOWN_DAYS)}
+            "offer_cooldown_days": stored.get("offer_cooldown_days", DEFAULT_OFFER_COOLDOWN_DAYS if cooldown_days is None else cooldown_days)}
     view.update(stored.get("display") or {})
     return view
 
@@ -43,7 +43,7 @@ def project_json(project: Project, reveal: tuple[str, ...] = ()) -> dict:
         if settings.get(name) and name not in reveal:
             settings[name] = mask(settings[name])
     if isinstance(settings.get("billing"), dict):
-        settings["billing"] = billing_view(settings["billing"])
+        settings["billing"] = billing_view(settings["billing"], settings.get("offer_cooldown_days"))
     return {
         "id": project.id,
         "slug": project.slug,
