@@ -24,9 +24,10 @@ class SlugTaken(Exception):
 def billing_view(stored: dict, cooldown_days: int | None = None) -> dict:
     """`settings.billing` as the API shows it: credentials masked, never the sealed blob
     (services/billing/credentials.py writes it)."""
+    default = DEFAULT_OFFER_COOLDOWN_DAYS if cooldown_days is None else cooldown_days
     view = {"provider": stored.get("provider"), "connected": bool(stored.get("credentials")),
             "connected_at": stored.get("connected_at"),
-            "offer_cooldown_days": stored.get("offer_cooldown_days", DEFAULT_OFFER_COOLDOWN_DAYS if cooldown_days is None else cooldown_days)}
+            "offer_cooldown_days": stored.get("offer_cooldown_days", default)}
     view.update(stored.get("display") or {})
     return view
 
