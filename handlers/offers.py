@@ -58,7 +58,8 @@ class OfferAcceptHandler(OfferPageBase):
     that ended)."""
 
     rules = {"POST": PUBLIC}
-    response_schemas = {"POST": Returns(STRING, media_type="text/html", also=(303, 404, 409, 410, 502), also_media=ENVELOPE,
+    response_schemas = {"POST": Returns(STRING, media_type="text/html", also=(303, 404, 409, 410, 502),
+                                        also_media=ENVELOPE,
                                         description="200 applied; 303 to Stripe Checkout; 404/410/409/502: "
                                                     "a page saying why not")}
 

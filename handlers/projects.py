@@ -7,9 +7,9 @@ from handlers.base import PROJECT_ADMIN, PROJECT_MEMBER, SIGNED_IN, BaseHandler,
 from handlers.errors import ApiError, conflict, forbidden
 from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_OUT, PROJECT_WITH_IDENTITY_OUT, PROJECT_WITH_ROLE_OUT,
                                 ROTATED_KEYS_OUT, Returns)
-from services.billing.credentials import BILLING_SETTINGS, credential_box
+from services.billing.credentials import BILLING_SETTINGS, credential_box, identity_secret
 from store.validation import Boolean, FieldError, Integer, Nested, Schema, String
-from store import billing, projects
+from store import projects
 from store.cancel_flow import CancelFlowSettings
 from store.db import run_db
 
@@ -90,7 +90,7 @@ class ProjectHandler(BaseHandler):
         """One project; owners and admins also see its identity secret (docs/offers.md)."""
         data = projects.project_json(self.project)
         if self.role in ("owner", "admin"):
-            data["identity_secret"] = await run_db(billing.identity_secret, self.project.id)
+            data["identity_secret"] = await identity_secret(self.ctx, self.project.id)
         await self.reply(data)
 
     async def patch(self, slug):
@@ -121,7 +121,7 @@ class RotateKeysHandler(BaseHandler):
         body = self.parse_body()
         result = await run_db(projects.rotate_keys, self.project.id, body["grace_seconds"], body["public_key"])
         if body["identity"]:
-            result["identity_secret"] = await run_db(billing.rotate_identity_secret, self.project.id)
+            result["identity_secret"] = await identity_secret(self.ctx, self.project.id, rotate=True)
         self.ctx.keys.clear()
         self.ctx.project_changed(self.project.id)
         await self.reply(result)

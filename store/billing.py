@@ -72,10 +72,12 @@ class BillingCoupon(BaseModel):
 
 
 class ProjectIdentity(BaseModel):
-    """The secret a merchant's server signs its customers' ids with (`auth_hash`)."""
+    """The secret a merchant's server signs its customers' ids with (`auth_hash`), sealed like
+    the billing credentials (services/billing/credentials.py): it must be read back to check a
+    hash, so it cannot be stored as a hash."""
 
     project = peewee.ForeignKeyField(Project, primary_key=True, on_delete="CASCADE")
-    secret = peewee.CharField(max_length=100)
+    sealed_secret = peewee.TextField()
     rotated_at = peewee.DateTimeField(default=utcnow)
 
     class Meta:
@@ -91,25 +93,22 @@ def new_identity_secret() -> str:
     return "isec_" + secrets.token_urlsafe(32)
 
 
-def identity_secret(project_id: str) -> str:
-    """The project's identity secret, made on first use (projects older than the feature)."""
+def sealed_identity(project_id: str) -> str | None:
     row = ProjectIdentity.get_or_none(ProjectIdentity.project == project_id)
-    if row is not None:
-        return row.secret
-    ProjectIdentity.insert(project=project_id, secret=new_identity_secret()).on_conflict_ignore().execute()
-    return ProjectIdentity.get(ProjectIdentity.project == project_id).secret
+    return row.sealed_secret if row else None
 
 
-def rotate_identity_secret(project_id: str) -> str:
-    secret = new_identity_secret()
+def save_identity(project_id: str, sealed: str, replace: bool) -> str:
+    """Store a sealed identity secret; without `replace`, one already there wins (two processes
+    making the first one agree). Returns the sealed secret now stored."""
     with transaction():
-        changed = (ProjectIdentity.update(secret=secret, rotated_at=utcnow())
-                   .where(ProjectIdentity.project == project_id).execute())
-        if not changed:
-            ProjectIdentity.insert(project=project_id, secret=secret).on_conflict(
+        if replace:
+            ProjectIdentity.insert(project=project_id, sealed_secret=sealed).on_conflict(
                 conflict_target=[ProjectIdentity.project],
-                update={ProjectIdentity.secret: secret, ProjectIdentity.rotated_at: utcnow()}).execute()
-    return secret
+                update={ProjectIdentity.sealed_secret: sealed, ProjectIdentity.rotated_at: utcnow()}).execute()
+        else:
+            ProjectIdentity.insert(project=project_id, sealed_secret=sealed).on_conflict_ignore().execute()
+        return ProjectIdentity.get(ProjectIdentity.project == project_id).sealed_secret
 
 
 # --- actions ------------------------------------------------------------------------------
@@ -185,13 +184,13 @@ def attach_event(action_id: str, churn_event_id: str) -> None:
     BillingAction.update(churn_event_id=churn_event_id).where(BillingAction.id == action_id).execute()
 
 
-def billing_profile(project_id: str) -> tuple[str, dict]:
-    """(identity secret, stored `settings.billing` with the cooldown filled in)."""
+def billing_profile(project_id: str) -> tuple[str | None, dict]:
+    """(sealed identity secret, stored `settings.billing` with the cooldown filled in)."""
     settings = project_settings(Project.get_by_id(project_id))
     billing = settings.get("billing") if isinstance(settings.get("billing"), dict) else {}
     cooldown = billing.get("offer_cooldown_days", settings.get("offer_cooldown_days"))
     billing = {**billing, "offer_cooldown_days": DEFAULT_OFFER_COOLDOWN_DAYS if cooldown is None else cooldown}
-    return identity_secret(project_id), billing
+    return sealed_identity(project_id), billing
 
 
 def set_params(action_id: str, params: dict) -> None:

@@ -110,6 +110,9 @@ async def test_connection_test_makes_one_harmless_read_and_reports_a_refusal(str
 async def test_identity_secret_is_shown_to_admins_and_rotates(stripe_fake, api):
     token, project, secret = await connected_project(api, stripe_fake)
     assert secret.startswith("isec_") and len(secret) > 36
+    with unit_of_work():  # sealed at rest, like the billing credentials
+        from store.billing import ProjectIdentity
+        assert secret not in ProjectIdentity.get().sealed_secret
     by_key = await api.get("/projects/acme", key=project["secret_key"])
     assert by_key.status == 200 and "identity_secret" not in by_key.data
     stripe_fake.add_subscription("cus_1")

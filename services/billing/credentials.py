@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from config import Settings
+from store import billing as store
+from store.db import run_db
 from store.errors import Invalid, UpstreamFailed
 from store.keys import is_masked
 from store.serialize import dumps, iso, loads_object
@@ -94,7 +96,8 @@ class CredentialBox:
         """What `settings.billing` becomes for a PATCH (merged key by key over `stored`)."""
         stored = stored if isinstance(stored, dict) else {}
         provider = patch.get("provider")
-        fresh = {name: patch[name] for name in CREDENTIAL_FIELDS.get(provider, ()) if not _looks_masked(patch.get(name))}
+        fresh = {name: patch[name] for name in CREDENTIAL_FIELDS.get(provider, ())
+                 if not _looks_masked(patch.get(name))}
         out = {name: patch[name] for name in ("offer_cooldown_days",) if name in patch}
         if provider and fresh:
             if len(fresh) != len(CREDENTIAL_FIELDS[provider]):
@@ -133,3 +136,13 @@ def read_or_create_key_file(path: str) -> bytes:
 
 def credential_box(ctx) -> CredentialBox:
     return ctx.service("billing_credentials", lambda: CredentialBox(ctx.settings))
+
+
+async def identity_secret(ctx, project_id: str, rotate: bool = False) -> str:
+    """The project's identity secret (`isec_...`), made on first use or replaced by `rotate`."""
+    box = credential_box(ctx)
+    sealed = None if rotate else await run_db(store.sealed_identity, project_id)
+    if sealed is None:
+        sealed = await run_db(store.save_identity, project_id, box.seal({"secret": store.new_identity_secret()}),
+                              rotate)
+    return box.open(sealed)["secret"]

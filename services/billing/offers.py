@@ -66,8 +66,10 @@ async def answer_with_offer(ctx, project_id: str, answer: dict) -> dict | None:
     customer_id = answer.get("customer_id")
     if not customer_id:
         raise bad_request("auth_hash signs customer_id, which is missing", "customer_id")
-    identity_secret, billing = await run_db(store.billing_profile, project_id)
-    if not constant_time_equal(expected_auth_hash(identity_secret, customer_id), auth_hash.strip().lower()):
+    sealed_identity, billing = await run_db(store.billing_profile, project_id)
+    identity_secret = credential_box(ctx).open(sealed_identity)["secret"] if sealed_identity else ""
+    if not identity_secret or not constant_time_equal(expected_auth_hash(identity_secret, customer_id),
+                                                      auth_hash.strip().lower()):
         raise Forbidden("auth_hash does not match customer_id (HMAC-SHA256 of it with the project's identity secret)")
     if not answer.get("offer_accepted") or not connected(billing):
         return None

@@ -74,7 +74,8 @@ class StripeBilling:
         if subscription_id:
             # Unknown to Stripe: fall back to the customer's active one.
             found = self._call(self.client.v1.subscriptions.retrieve, subscription_id, tolerate="resource_missing")
-            if found is not None and found.customer == customer_id and found.status not in ("canceled", "incomplete_expired"):
+            ended = found is None or found.status in ("canceled", "incomplete_expired")
+            if not ended and found.customer == customer_id:
                 return found
         page = self._call(self.client.v1.subscriptions.list, {"customer": customer_id, "status": "active", "limit": 1})
         if not page.data:
@@ -85,7 +86,8 @@ class StripeBilling:
         """One coupon per offer, with an id of its own so that a retry finds the same one."""
         coupon_id = f"windback_{offer['percent_off']}off_{offer['months']}m"
         params = {"id": coupon_id, "percent_off": offer["percent_off"], "duration": "repeating",
-                  "duration_in_months": offer["months"], "name": f"{offer['percent_off']}% off for {offer['months']} months"}
+                  "duration_in_months": offer["months"],
+                  "name": f"{offer['percent_off']}% off for {offer['months']} months"}
         self._call(self.client.v1.coupons.create, params, tolerate="resource_already_exists",
                    options={"idempotency_key": f"windback-coupon-{coupon_id}"})
         return coupon_id
@@ -101,7 +103,8 @@ class StripeBilling:
         return "checkout"
 
     def _ended(self, customer_id: str):
-        page = self._call(self.client.v1.subscriptions.list, {"customer": customer_id, "status": "canceled", "limit": 1})
+        page = self._call(self.client.v1.subscriptions.list,
+                          {"customer": customer_id, "status": "canceled", "limit": 1})
         return page.data[0] if page.data else None
 
     def _checkout(self, action: dict, coupon_id: str) -> dict:
@@ -129,7 +132,8 @@ class StripeBilling:
             resumes = add_months(dt.datetime.now(dt.timezone.utc), offer["months"])
             update["pause_collection"] = {"behavior": "void", "resumes_at": int(resumes.timestamp())}
         elif action["kind"] == "downgrade":
-            update["items"] = [{"id": found["items"].data[0].id, "price": _required(offer, "stripe_price_id", "Stripe")}]
+            price = _required(offer, "stripe_price_id", "Stripe")
+            update["items"] = [{"id": found["items"].data[0].id, "price": price}]
         if found.cancel_at_period_end:
             update["cancel_at_period_end"] = False  # the pending cancellation is undone in the same update
         return {"subscription_id": found.id, "update": update}
