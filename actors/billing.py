@@ -20,9 +20,10 @@ class BillingCommands:
         with unit_of_work():
             return billing.work_item(billing.begin_action(self.project_id, **spec))
 
-    def finish_billing_action(self, action_id: str, outcome: dict) -> dict:
+    def finish_billing_action(self, action_id: str, outcome: dict) -> tuple[dict, bool]:
         """`outcome`: {"applied": True, "provider_object_id"} or {"applied": False, "error"}.
-        Returns the action as the API shows it; a second finish changes nothing."""
+        Returns (the action as the API shows it, whether this call changed it); a second finish
+        (a resumed action another process finished) changes nothing."""
         with unit_of_work(), transaction():
             action = billing.get_action(action_id)
             if outcome["applied"]:
@@ -33,7 +34,7 @@ class BillingCommands:
                 self._record_widget_answer(action, accepted=outcome["applied"])
             if changed and outcome["applied"] and action.kind == "reactivate":
                 self._recovered_by_email(action)
-            return billing.action_json(billing.get_action(action_id))
+            return billing.action_json(billing.get_action(action_id)), changed
 
     def attach_offer_links(self, event_id: str, offer: dict, links: list[dict]) -> list[str]:
         with unit_of_work():

@@ -104,8 +104,7 @@ async def carry_out(ctx, action: dict, billing: dict, resumed: bool = False) -> 
         outcome = {"applied": False, "error": refused.message}
     except UpstreamFailed as failed:  # credentials that this server's key cannot open
         outcome = {"applied": False, "error": failed.message}
-    finished = await ctx.actors.project(action["project_id"]).finish_billing_action(action["id"], outcome)
-    action_finished(ctx, finished)
+    finished = await finish(ctx, action, outcome)
     return {**finished, "checkout_url": checkout_url} if checkout_url else finished
 
 
@@ -121,9 +120,17 @@ async def _coupon(ctx, client, action: dict) -> str | None:
     return coupon_id
 
 
+async def finish(ctx, action: dict, outcome: dict) -> dict:
+    """Record the outcome through the project's actor; returns the finished action."""
+    finished, changed = await ctx.actors.project(action["project_id"]).finish_billing_action(action["id"], outcome)
+    if changed:
+        action_finished(ctx, finished)
+    return finished
+
+
 def action_finished(ctx, action: dict) -> None:
-    """Every action that reached `applied` or `failed` passes here once per finish call (outbound
-    events `billing_action.applied` / `billing_action.failed` belong here)."""
+    """Every action passes here once, right after it became `applied` or `failed` (committed):
+    outbound events `billing_action.applied` / `billing_action.failed` belong here."""
     log.info("billing action %s %s (%s %s)", action["id"], action["status"], action["provider"], action["kind"])
 
 
@@ -141,8 +148,8 @@ async def resume_stale_actions(ctx) -> int:
         try:
             _, billing = await run_db(store.billing_profile, action["project_id"])
             if not connected(billing):
-                outcome = {"applied": False, "error": "Billing was disconnected before the action finished"}
-                await ctx.actors.project(action["project_id"]).finish_billing_action(action["id"], outcome)
+                await finish(ctx, action, {"applied": False,
+                                           "error": "Billing was disconnected before the action finished"})
             else:
                 log.warning("billing action %s was left pending; sending it again with its idempotency key",
                             action["id"])
