@@ -1,8 +1,8 @@
-"""The cancel flow (SPEC 7): the project's `settings.cancel_flow` (schema, defaults), the public
+"""The cancel flow (docs/widget.md): the project's `settings.cancel_flow` (schema, defaults), the public
 config the widget fetches, and the widget's answers.
 
 Cancel-flow submissions: every answer a customer gave in the widget (reason, offer shown,
-offer accepted). `save_rate` = accepted / submissions (SPEC 6)."""
+offer accepted). `save_rate` = accepted / submissions (docs/analytics.md)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import peewee
 
-from store.errors import bad_request, conflict
+from store.errors import bad_request
 from store.validation import (Choice, Field, FieldError, Integer, ListOf, Nested, Schema, String, clean_into,
                                  ValidationFailed)
-from store.keys import constant_time_equal
 from store.db import transaction
-from store.models import CANCEL_REASONS, OPEN_STATUSES, BaseModel, ChurnEvent, Project, ProjectKey, utcnow
-from store.projects import project_settings
+from store.models import CANCEL_REASONS, BaseModel, ChurnEvent, Project, utcnow
+from store.projects import live_key, project_settings
+from store.offers import BILLING_FIELDS, DEFAULT_OFFERS, offer_headline
 from store.serialize import dumps
 
 log = logging.getLogger("windback.cancel_flow")
@@ -55,10 +55,6 @@ REASON_LABELS = {
     "payment_failed": "I had trouble with payment",
     "other": "Something else",
 }
-DEFAULT_OFFERS = {
-    "too_expensive": {"type": "discount", "percent_off": 20, "months": 3},
-    "temporary": {"type": "pause", "months": 3},  # as services/writers/brief.py assumes
-}
 DEFAULT_COPY = {
     "title": "Before you go",
     "subtitle": "Tell us why you are cancelling. Your answer helps us improve.",
@@ -86,22 +82,27 @@ def _color() -> String:
     return String(pattern=HEX_COLOR, pattern_message="must be a colour like #4f46e5")
 
 
+def _billing_fields(kind: str) -> dict:
+    """The provider ids an offer of this type may carry (store/offers.py `BILLING_FIELDS`)."""
+    return {name: String(max_length=100) for name in BILLING_FIELDS[kind]}
+
+
 REASON = Schema({"code": Choice(CANCEL_REASONS, required=True),
                  "label": String(min_length=1, max_length=120, required=True)})
 _OFFER_FIELDS = {
     "discount": Schema({"type": Choice(OFFER_TYPES, required=True),
                         "percent_off": Integer(minimum=1, maximum=100, required=True),
                         "months": Integer(minimum=1, maximum=24, required=True),
-                        "razorpay_offer_id": String(max_length=100),  # applying it in Razorpay
+                        **_billing_fields("discount"),
                         "headline": _copy_text()}),
     "pause": Schema({"type": Choice(OFFER_TYPES, required=True),
                      "months": Integer(minimum=1, maximum=6, required=True),
+                     **_billing_fields("pause"),
                      "headline": _copy_text()}),
     "downgrade": Schema({"type": Choice(OFFER_TYPES, required=True),
                          "to_plan": String(min_length=1, max_length=100, required=True),
                          "price_cents": Integer(minimum=0, maximum=10**9),
-                         "stripe_price_id": String(max_length=100),  # the plan's price in Stripe
-                         "razorpay_plan_id": String(max_length=100),  # the plan in Razorpay
+                         **_billing_fields("downgrade"),
                          "headline": _copy_text()}),
 }
 
@@ -206,18 +207,6 @@ def effective_settings(stored: dict | None) -> dict:
     }
 
 
-def offer_headline(offer: dict) -> str:
-    if offer["type"] == "discount":
-        months = offer["months"]
-        return f"Stay and get {offer['percent_off']}% off for the next {months} month{'s' if months > 1 else ''}"
-    if offer["type"] == "pause":
-        months = offer["months"]
-        return f"Pause your subscription for up to {months} month{'s' if months > 1 else ''} instead"
-    price = offer.get("price_cents")
-    suffix = f" for {price / 100:.2f} a month" if price is not None else ""
-    return f"Switch to the {offer['to_plan']} plan{suffix} instead"
-
-
 # --- the public config, and recording an answer -------------------------------------------
 
 @dataclass(frozen=True)
@@ -230,12 +219,8 @@ class PublicConfig:
 
 def load_public_config(public_key: str) -> PublicConfig | None:
     """The widget's config for a live public key (None: not a live public key)."""
-    now = utcnow()
-    row = (ProjectKey.select(ProjectKey.lookup, ProjectKey.expires_at, Project).join(Project)
-           .where((ProjectKey.lookup == public_key) & (ProjectKey.kind == "public")
-                  & (ProjectKey.expires_at.is_null() | (ProjectKey.expires_at > now)))
-           .first())
-    if row is None or not constant_time_equal(row.lookup, public_key):
+    row = live_key("public", public_key)
+    if row is None:
         return None
     project = row.project
     settings = project_settings(project)
@@ -253,9 +238,10 @@ def offer_for(project_id: str, reason: str) -> dict | None:
 
 def record_answer(project_id: str, answer: dict) -> tuple[ChurnEvent, bool]:
     """The widget's answer, in one transaction: the churn event (created with source `widget`, or
-    the customer's open one updated), `saved` when an offer was accepted (a guarded UPDATE from an
-    open status), and the submission row that `save_rate` counts. Returns (event, created)."""
-    from store.churn_events import record_churn
+    the customer's open one updated, its email and customer id left as they are), `saved` when an
+    offer was accepted (a guarded UPDATE from an open status), and the submission row that
+    `save_rate` counts. Returns (event, created)."""
+    from store.churn_events import mark_saved, record_churn
 
     offer = offer_for(project_id, answer["reason"])
     if answer.get("offer_accepted") and offer is None:
@@ -266,15 +252,9 @@ def record_answer(project_id: str, answer: dict) -> tuple[ChurnEvent, bool]:
               "cancel_reason": answer["reason"], "cancel_reason_detail": answer.get("detail"),
               "source": "widget"}
     with transaction():
-        event, created = record_churn(project_id, fields)
+        event, created = record_churn(project_id, fields, keep_identity=True)
         if answer.get("offer_accepted"):
-            now = utcnow()
-            changed = (ChurnEvent.update(status="saved", saved=True, updated_at=now)
-                       .where((ChurnEvent.id == event.id) & ChurnEvent.status.in_(OPEN_STATUSES))
-                       .execute())
-            if changed != 1:
-                raise conflict("The customer's churn event is no longer open")
-            event = ChurnEvent.get_by_id(event.id)
+            event = mark_saved(event.id)
         CancelFlowSubmission.create(project=project_id, churn_event=event.id, customer_email=event.customer_email,
                                     reason=answer["reason"], detail=answer.get("detail"),
                                     offer_shown=dumps(offer_shown) if offer_shown else None,

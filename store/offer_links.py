@@ -35,16 +35,13 @@ class OfferLink(BaseModel):
 def attach_links(project_id: str, event_id: str, offer: dict, links: list[dict]) -> list[str]:
     """Store each link (`token_hash`, `variant_id`) and put its wording in the unsent variant
     (`body_text`, `body_html`); returns the ids of the variants changed."""
-    from store.variants import Variant  # store.variants builds on the core modules
+    from store.variants import add_accept_link  # store.variants builds on the core modules
 
     now = utcnow()
     changed = []
     with transaction():
         for link in links:
-            updated = (Variant.update(body_text=link["body_text"], body_html=link["body_html"], updated_at=now)
-                       .where((Variant.id == link["variant_id"]) & (Variant.churn_event == event_id)
-                              & (Variant.status == "draft")).execute())
-            if updated:
+            if add_accept_link(event_id, link["variant_id"], link["body_text"], link["body_html"]):
                 OfferLink.create(token_hash=link["token_hash"], project=project_id, churn_event_id=event_id,
                                  variant_id=link["variant_id"], offer=dumps(offer), created_at=now,
                                  expires_at=now + dt.timedelta(days=LINK_DAYS))

@@ -1,5 +1,5 @@
 """Recovery email variants: nine per churn event (3 strategies x 3 tones), and the guarded
-transitions the project actor applies to them (SPEC 5).
+transitions the project actor applies to them (docs/emails.md).
 
 Slow work (writing, sending) happens outside the actor between two transactions, so both are
 claims in the database: a claim row per event being generated (`variant_generations`) and a
@@ -14,18 +14,14 @@ import secrets
 import peewee
 
 from store.errors import conflict, not_found
-from store.churn_events import get_event
+from store.churn_events import CLOSED_STATUSES, get_event, mark_contacted, mark_variants_ready
 from store.db import transaction
-from store.models import BaseModel, ChurnEvent, Project, new_id, utcnow
+from store.models import STRATEGIES, TONES, BaseModel, ChurnEvent, Project, new_id, utcnow
 from store.projects import project_settings
 from store.serialize import iso
 from store.suppressions import is_suppressed
 
-STRATEGIES = ("discount_offer", "value_reminder", "personal_check_in")
-TONES = ("friendly", "professional", "urgent")
-VARIANT_STATUSES = ("draft", "edited", "sent", "failed")
 SENDABLE = ("draft", "edited", "failed")
-CLOSED_EVENT_STATUSES = ("recovered", "saved")
 
 
 class Variant(BaseModel):
@@ -88,7 +84,7 @@ def variant_json(variant: Variant) -> dict:
 
 
 def _grid_position():
-    """Strategy-major, tone-minor order of the SPEC's grid, for listing."""
+    """Strategy-major, tone-minor order of the 3 x 3 grid, for listing."""
     strategy = peewee.Case(Variant.strategy, [(s, i) for i, s in enumerate(STRATEGIES)], 9)
     tone = peewee.Case(Variant.tone, [(t, i) for i, t in enumerate(TONES)], 9)
     return strategy * 3 + tone
@@ -119,7 +115,7 @@ def _sending(now: dt.datetime):
 
 
 def _refuse_closed(event: ChurnEvent, doing: str) -> None:
-    if event.status in CLOSED_EVENT_STATUSES:
+    if event.status in CLOSED_STATUSES:
         raise conflict(f"Cannot {doing}: the churn event is {event.status}")
 
 
@@ -184,8 +180,7 @@ def commit_generation(project_id: str, event_id: str, claim: str, drafts: list, 
                         status="draft", generator=generator, created_at=now, updated_at=now)
                 for d in drafts]
         Variant.bulk_create(rows)
-        (ChurnEvent.update(status="variants_ready", updated_at=now)
-         .where((ChurnEvent.id == event_id) & (ChurnEvent.status == "new")).execute())
+        mark_variants_ready(event_id, now)
     return [variant_json(v) for v in rows]
 
 
@@ -204,6 +199,14 @@ def edit_variant(project_id: str, event_id: str, variant_id: str, changes: dict)
                 raise conflict("This variant was already sent and can no longer be edited")
             raise conflict("This variant is being sent right now")
         return variant_json(Variant.get_by_id(variant_id))
+
+
+def add_accept_link(event_id: str, variant_id: str, body_text: str, body_html: str) -> bool:
+    """A freshly written draft gets its one-click offer link in its wording (store/offer_links.py);
+    only while it is still an unedited, unsent `draft`. Whether it changed."""
+    return bool(Variant.update(body_text=body_text, body_html=body_html, updated_at=utcnow())
+                .where((Variant.id == variant_id) & (Variant.churn_event == event_id) & (Variant.status == "draft"))
+                .execute())
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -251,8 +254,7 @@ def mark_sent(project_id: str, event_id: str, variant_id: str, claim: str, messa
                         send_claim_expires_at=None, updated_at=now)
          .where((Variant.id == variant_id) & (Variant.project == project_id) & (Variant.status != "sent"))
          .execute())
-        (ChurnEvent.update(status="contacted", updated_at=now)
-         .where((ChurnEvent.id == event_id) & ChurnEvent.status.in_(("new", "variants_ready"))).execute())
+        mark_contacted(event_id, now)
         return variant_json(Variant.get_by_id(variant_id))
 
 
