@@ -11,6 +11,7 @@ import pytest
 from store.billing import BillingAction
 from store.db import unit_of_work
 from store.offer_links import OfferLink
+from store.offers import with_accept_link
 from tests.billing_support import STRIPE_KEY, connected_project, stripe_fake, widget_answer  # noqa: F401
 from tests.helpers import count
 from tests.webhook_support import STRIPE_SECRET, encode, settled, stripe_event, stripe_headers, stripe_subscription
@@ -31,6 +32,9 @@ async def discount_email(api, token, customer_id="cus_1", reason="too_expensive"
     assert len(discounts) == 3
     for variant in r.data:
         assert bool(LINK.search(variant["body_text"])) == (variant["strategy"] == "discount_offer")
+    for discount in discounts:  # the link replaces "reply to this email" (store/offers.py)
+        assert "reply" not in discount["body_text"].lower(), discount["body_text"]
+        assert "Accept the offer in one click: http://windback.test/offers/" in discount["body_text"]
     variant = discounts[0]
     token_ = LINK.search(variant["body_text"]).group(1)
     assert f"/offers/{token_}" in variant["body_html"]
@@ -152,3 +156,10 @@ async def test_no_link_without_billing_or_customer_id(stripe_fake, api):
                        token=token)
     r = await api.post(f"/projects/acme/churn-events/{r.data['id']}/generate", token=token)
     assert r.status == 201 and not any(LINK.search(v["body_text"]) for v in r.data)
+
+
+def test_an_email_worded_otherwise_gets_the_link_sentence_at_its_end():
+    text = "Hi Ana,\n\nWe would love to have you back with 20% off.\n\nThe Acme team\n"
+    assert with_accept_link(text, "http://windback.test/offers/abc") == (
+        "Hi Ana,\n\nWe would love to have you back with 20% off.\n\nThe Acme team\n\n"
+        "Accept the offer in one click: http://windback.test/offers/abc\n")

@@ -21,8 +21,10 @@ from store.cancel_flow import effective_settings
 from store.churn_events import get_event
 from store.db import run_db
 from store.errors import Conflict, UpstreamFailed
+from services.writers import text_to_html
 from store.keys import new_token, sha256_hex
 from store.models import Project
+from store.offers import with_accept_link
 from store.projects import project_settings
 
 
@@ -62,11 +64,9 @@ async def add_offer_links(ctx, project_id: str, event_id: str, variants: list[di
     for variant in targets:
         token = new_token()
         url = f"{ctx.settings.public_url}/offers/{token}"
-        text = variant["body_text"].rstrip() + f"\n\nAccept the offer in one click: {url}\n"
-        link_html = f'<p><a href="{html.escape(url)}">Accept the offer</a></p>'
-        at = variant["body_html"].lower().rfind("</body>")
-        body_html = (variant["body_html"][:at] + link_html + variant["body_html"][at:] if at >= 0
-                     else variant["body_html"] + "\n" + link_html)
+        text = with_accept_link(variant["body_text"], url)
+        escaped = html.escape(url)
+        body_html = text_to_html(text).replace(escaped, f'<a href="{escaped}">{escaped}</a>')
         links.append({"variant_id": variant["id"], "token_hash": sha256_hex(token), "body_text": text,
                       "body_html": body_html})
         words[variant["id"]] = (text, body_html)
