@@ -21,6 +21,7 @@ from handlers import all_routes
 from handlers.base import NotFoundHandler
 from handlers.https import StrictTransportSecurity
 from handlers.request_log import log_request
+from services.billing.offers import resume_stale_actions
 from services.ratelimit import RateLimiter
 from services.context import Context
 from services import security
@@ -82,7 +83,14 @@ def start_background_tasks(ctx: Context) -> list[tornado.ioloop.PeriodicCallback
         except Exception:
             log.exception("housekeeping failed")
 
-    tasks = [tornado.ioloop.PeriodicCallback(housekeeping, 60_000)]
+    async def resume_billing():
+        try:
+            await resume_stale_actions(ctx)  # billing actions a stopped process left pending
+        except Exception:
+            log.exception("resuming billing actions failed")
+
+    tasks = [tornado.ioloop.PeriodicCallback(housekeeping, 60_000),
+             tornado.ioloop.PeriodicCallback(resume_billing, max(1000, ctx.settings.billing_timeout * 1000))]
     for task in tasks:
         task.start()
     return tasks

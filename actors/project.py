@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pykka
 
+from actors.billing import BillingCommands
 from actors.bridge import BridgedActorMixin
 from actors.campaigns import CampaignCommands
 from actors.cancel_flow import CancelFlowCommands
@@ -18,7 +19,7 @@ from actors.webhooks import WebhookCommands
 
 
 class ProjectActor(BridgedActorMixin, ChurnEventCommands, VariantCommands, CancelFlowCommands, WebhookCommands,
-                   PaymentRecoveryCommands, CampaignCommands, PooledActor):
+                   PaymentRecoveryCommands, CampaignCommands, BillingCommands, PooledActor):
     """Runs on the registry's `ActorPool` (actors/runtime.py): no thread and no database
     connection of its own; its commands use the connection of the pool thread running them."""
 

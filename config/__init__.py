@@ -61,6 +61,13 @@ class Settings:
     actor_threads: int = 16  # threads that run every project's actor commands
     scheduler_poll_seconds: float = 1.0  # how often the durable scheduler looks for due jobs
     random_seed: int | None = None  # seeds the campaign's Thompson sampling (tests); None: unpredictable
+    # Billing (docs/offers.md): where provider calls go, how long one may take, and the key file
+    # that encrypts billing credentials when WINDBACK_SECRET does not come from the environment.
+    stripe_api_base: str = "https://api.stripe.com"
+    razorpay_api_base: str = "https://api.razorpay.com"
+    billing_timeout: float = 10.0
+    billing_workers: int = 4
+    billing_key_file: str = ""  # "": beside the data (see default_billing_key_file)
 
     @property
     def rate_limiting(self) -> bool:
@@ -231,6 +238,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if (v := get("WINDBACK_RANDOM_SEED")) is not None:
         values["random_seed"] = _int("WINDBACK_RANDOM_SEED", v, 0, 2**63 - 1)
 
+    for name, field_name in (("WINDBACK_STRIPE_API_BASE", "stripe_api_base"),
+                             ("WINDBACK_RAZORPAY_API_BASE", "razorpay_api_base")):
+        if (v := get(name)) is not None:
+            if not v.startswith(("http://", "https://")):
+                raise ConfigError(f"{name} must start with http:// or https://, not {v!r}")
+            values[field_name] = v.rstrip("/")
+    if (v := get("WINDBACK_BILLING_TIMEOUT")) is not None:
+        values["billing_timeout"] = _float("WINDBACK_BILLING_TIMEOUT", v, 0.1)
+    if (v := get("WINDBACK_BILLING_WORKERS")) is not None:
+        values["billing_workers"] = _int("WINDBACK_BILLING_WORKERS", v, 1, 64)
+    values["billing_key_file"] = get("WINDBACK_BILLING_KEY_FILE") or default_billing_key_file(
+        values.get("database_url", Settings.database_url))
+
     settings = Settings(**values)
     if settings.require_https and not settings.secret:
         # The generated secret is kept in the database in clear: whoever reads a backup could
@@ -245,6 +265,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     elif not public_url.startswith(("http://", "https://")):
         raise ConfigError(f"WINDBACK_PUBLIC_URL must start with http:// or https://, not {public_url!r}")
     return settings.replace(public_url=public_url.rstrip("/"))
+
+
+def default_billing_key_file(database_url: str) -> str:
+    """Beside the data: next to the SQLite file, else in the working directory."""
+    if database_url.startswith("sqlite:///"):
+        path = database_url[len("sqlite:///"):] or "windback.db"
+        return os.path.join(os.path.dirname(os.path.abspath(path)), "windback-billing.key")
+    return os.path.abspath("windback-billing.key")
 
 
 def _read_dotenv(path: str):

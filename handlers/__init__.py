@@ -20,6 +20,8 @@ HANDLER_MODULES = [
     "handlers.payment_recoveries",
     "handlers.campaigns",
     "handlers.webhooks",
+    "handlers.billing",
+    "handlers.offers",
     "handlers.dashboard",
     "handlers.openapi",
 ]

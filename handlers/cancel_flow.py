@@ -15,8 +15,10 @@ import threading
 import cachetools
 
 from handlers.base import PUBLIC, BaseHandler
+from handlers.billing import BILLING_ACTION_OUT
 from handlers.errors import not_found
 from handlers.responses import ANY_OBJECT, BOOLEAN, STRING, Returns, list_of, obj
+from services.billing.offers import answer_with_offer
 from store.validation import Boolean, Choice, Email, Field, FieldError, JsonObject, Schema, String
 from store import cancel_flow
 from store.db import run_db
@@ -111,7 +113,8 @@ class CancelFlowHandler(BaseHandler):
 CONFIG_OUT = obj({"project": obj({"name": STRING, "brand_name": STRING}), "reasons": list_of(ANY_OBJECT),
                   "offers": ANY_OBJECT, "copy": ANY_OBJECT, "theme": ANY_OBJECT}, required=("project", "reasons", "offers"),
                  extra=True)
-ANSWER_OUT = obj({"churn_event_id": STRING, "saved": BOOLEAN})
+ANSWER_OUT = obj({"churn_event_id": STRING, "saved": BOOLEAN, "billing_action": BILLING_ACTION_OUT},
+                 required=("churn_event_id", "saved"))
 PREFLIGHT = Returns(None, status=204, description="CORS preflight")
 
 
@@ -152,6 +155,9 @@ ANSWER = Schema({
     "detail": String(max_length=5000, nullable=True, multiline=True),
     "offer_shown": OfferShown(nullable=True),
     "offer_accepted": Boolean(default=False),
+    # Identity verification and the subscription to change (docs/offers.md).
+    "auth_hash": String(min_length=1, max_length=128, nullable=True),
+    "subscription_id": String(max_length=200, nullable=True),
 }, check=lambda answer: ([{"field": "offer_shown", "message": "cannot be false when the offer was accepted"}]
                          if answer["offer_accepted"] and answer.get("offer_shown") is False else []))
 
@@ -188,6 +194,10 @@ class ReasonsHandler(CancelFlowHandler):
     async def post(self) -> None:
         answer = self.parse_body(ANSWER)
         config = await self.config_or_404(answer.pop("public_key"))
+        applied = await answer_with_offer(self.ctx, config.project_id, answer)
+        if applied is not None:  # the offer was applied in the merchant's billing account
+            await self.reply(applied)
+            return
         result, created = await self.ctx.actors.project(config.project_id).record_cancel_flow_answer(answer)
         await self.reply(result, status=201 if created else 200)
 

@@ -115,7 +115,8 @@ def _success(returns: Returns) -> dict:
     if returns.data is None:
         return answer
     if returns.media_type != "application/json":
-        answer["content"] = {returns.media_type: {"schema": {"type": "string"}}}
+        answer["content"] = {media: {"schema": {"type": "object" if media.endswith("json") else "string"}}
+                             for media in (returns.media_type, *returns.also_media)}
         return answer
     if not returns.enveloped:
         answer["content"] = {"application/json": {"schema": returns.data}}
@@ -176,7 +177,7 @@ def operation(handler: type, method: str, path: str, path_parameters: list[dict]
         if method in ("POST", "PUT", "PATCH", "DELETE"):
             errors += [409]
         for status in sorted(set(errors)):
-            responses[str(status)] = _error(status)
+            responses.setdefault(str(status), _error(status))  # a page's own 404 etc. stays as declared
         responses["default"] = {"$ref": "#/components/responses/Error"}
     op["responses"] = responses
     return op

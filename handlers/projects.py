@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from handlers.base import PROJECT_ADMIN, PROJECT_MEMBER, SIGNED_IN, BaseHandler, list_query_schema
 from handlers.errors import ApiError, conflict, forbidden
-from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_DETAIL_OUT, PROJECT_WITH_ROLE_OUT, ROTATED_KEYS_OUT,
-                                Returns)
+from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_DETAIL_OUT, PROJECT_DETAIL_WITH_IDENTITY_OUT,
+                                PROJECT_WITH_ROLE_OUT, ROTATED_KEYS_OUT, Returns)
 from handlers.webhooks import webhook_urls
+from services.billing.credentials import BILLING_SETTINGS, credential_box, identity_secret
 from store.validation import Boolean, Field, FieldError, Integer, ListOf, MailFrom, Nested, Schema, String
 from store import projects
 from store.campaign_settings import CampaignSettings
@@ -53,6 +54,8 @@ SETTINGS = Schema({
         "steps": ListOf(Nested(Schema({"after_hours": Hours(required=True)})), min_items=0, max_items=10),
     }, check=_steps_in_order), nullable=True),  # null: back to the defaults
     "campaign": CampaignSettings(),
+    "billing": Nested(BILLING_SETTINGS, nullable=True),  # null: disconnect (docs/offers.md)
+    "offer_cooldown_days": Integer(minimum=0, maximum=3650),
 })
 CREATE = Schema({
     "name": String(required=True, min_length=1, max_length=200),
@@ -61,7 +64,8 @@ CREATE = Schema({
 })
 PATCH = Schema({"name": String(min_length=1, max_length=200), "settings": Nested(SETTINGS),
                 "slug": String(), "plan": String()})
-ROTATE = Schema({"grace_seconds": Integer(minimum=0, maximum=86400, default=0), "public_key": Boolean(default=False)})
+ROTATE = Schema({"grace_seconds": Integer(minimum=0, maximum=86400, default=0), "public_key": Boolean(default=False),
+                 "identity": Boolean(default=False)})
 LIST = list_query_schema(("created_at",))
 
 
@@ -94,7 +98,7 @@ class ProjectsHandler(BaseHandler):
 class ProjectHandler(BaseHandler):
     rules = {"GET": PROJECT_MEMBER, "PATCH": PROJECT_ADMIN}
     body_schemas = {"PATCH": PATCH}
-    response_schemas = {"GET": Returns(PROJECT_DETAIL_OUT), "PATCH": Returns(PROJECT_DETAIL_OUT)}
+    response_schemas = {"GET": Returns(PROJECT_DETAIL_WITH_IDENTITY_OUT), "PATCH": Returns(PROJECT_DETAIL_OUT)}
 
     def project_detail(self, project, reveal: tuple[str, ...] = ()) -> dict:
         """The project plus the URLs that point at this server from outside, built from
@@ -106,8 +110,11 @@ class ProjectHandler(BaseHandler):
         return data
 
     async def get(self, slug):
-        """One project."""
-        await self.reply(self.project_detail(self.project))
+        """One project; owners and admins also see its identity secret (docs/offers.md)."""
+        data = self.project_detail(self.project)
+        if self.role in ("owner", "admin"):
+            data["identity_secret"] = await identity_secret(self.ctx, self.project.id)
+        await self.reply(data)
 
     async def patch(self, slug):
         """Rename a project or change its settings (merged key by key)."""
@@ -117,8 +124,11 @@ class ProjectHandler(BaseHandler):
                            [{"field": "slug", "message": "cannot be changed"}])
         if "plan" in body:
             raise forbidden("The plan cannot be changed by members of the project")
-        project, revealed = await run_db(projects.update_project, self.project.id, body.get("name"),
-                                         body.get("settings"))
+        settings = body.get("settings")
+        if settings and settings.get("billing"):  # credentials are sealed before they are stored
+            stored = projects.project_settings(self.project).get("billing")
+            settings["billing"] = credential_box(self.ctx).stored_form(settings["billing"], stored)
+        project, revealed = await run_db(projects.update_project, self.project.id, body.get("name"), settings)
         self.ctx.project_changed(project.id)  # caches of settings forget them at once
         await self.reply(self.project_detail(project, reveal=revealed))
 
@@ -133,6 +143,8 @@ class RotateKeysHandler(BaseHandler):
         """Rotate the project's secret key (and optionally its public key)."""
         body = self.parse_body()
         result = await run_db(projects.rotate_keys, self.project.id, body["grace_seconds"], body["public_key"])
+        if body["identity"]:
+            result["identity_secret"] = await identity_secret(self.ctx, self.project.id, rotate=True)
         self.ctx.keys.clear()
         self.ctx.project_changed(self.project.id)
         await self.reply(result, secret=True)

@@ -94,7 +94,10 @@ PROJECT_DETAIL_OUT = obj({**PROJECT_OUT["properties"],
                           "widget_url": STRING})
 PROJECT_WITH_ROLE_OUT = obj({**PROJECT_OUT["properties"], "role": ROLE})
 CREATED_PROJECT_OUT = obj({**PROJECT_OUT["properties"], "role": ROLE, "secret_key": STRING})
-ROTATED_KEYS_OUT = obj({"secret_key": STRING, "public_key": STRING, "previous_keys_expire_at": nullable(TIMESTAMP)})
+PROJECT_DETAIL_WITH_IDENTITY_OUT = obj({**PROJECT_DETAIL_OUT["properties"], "identity_secret": STRING},
+                                       required=tuple(PROJECT_DETAIL_OUT["required"]))  # identity_secret: owners and admins
+ROTATED_KEYS_OUT = obj({"secret_key": STRING, "public_key": STRING, "previous_keys_expire_at": nullable(TIMESTAMP),
+                        "identity_secret": STRING}, required=("secret_key", "public_key", "previous_keys_expire_at"))
 ACTOR_STATS_OUT = obj({
     "live": INTEGER, "busy": INTEGER, "max": INTEGER, "threads": INTEGER,
     "started": INTEGER, "evicted": INTEGER, "stopped_idle": INTEGER, "crashed": INTEGER,

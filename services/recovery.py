@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 
 from store.errors import UpstreamFailed
+from services.billing.email_offers import add_offer_links
 from services.context import Context
 from services.mailer import DeliveryFailed, build_message
 from services.security import sign_payload, verify_signed_payload
@@ -51,6 +52,7 @@ async def generate_variants(ctx: Context, project_id: str, event_id: str) -> tup
         # E.g. the event was recovered meanwhile (409): the commit rolled back, so free the claim.
         await actor.release_generation(event_id, claim)
         raise
+    variants = await add_offer_links(ctx, project_id, event_id, variants)  # one-click accept (docs/offers.md)
     return variants, written.warnings
 
 

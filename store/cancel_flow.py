@@ -18,7 +18,7 @@ from store.validation import (Choice, Field, FieldError, Integer, ListOf, Nested
 from store.db import transaction
 from store.models import CANCEL_REASONS, BaseModel, ChurnEvent, Project, utcnow
 from store.projects import live_key, project_settings
-from store.offers import DEFAULT_OFFERS, offer_headline
+from store.offers import BILLING_FIELDS, DEFAULT_OFFERS, offer_headline
 from store.serialize import dumps
 
 log = logging.getLogger("windback.cancel_flow")
@@ -82,19 +82,27 @@ def _color() -> String:
     return String(pattern=HEX_COLOR, pattern_message="must be a colour like #4f46e5")
 
 
+def _billing_fields(kind: str) -> dict:
+    """The provider ids an offer of this type may carry (store/offers.py `BILLING_FIELDS`)."""
+    return {name: String(max_length=100) for name in BILLING_FIELDS[kind]}
+
+
 REASON = Schema({"code": Choice(CANCEL_REASONS, required=True),
                  "label": String(min_length=1, max_length=120, required=True)})
 _OFFER_FIELDS = {
     "discount": Schema({"type": Choice(OFFER_TYPES, required=True),
                         "percent_off": Integer(minimum=1, maximum=100, required=True),
                         "months": Integer(minimum=1, maximum=24, required=True),
+                        **_billing_fields("discount"),
                         "headline": _copy_text()}),
     "pause": Schema({"type": Choice(OFFER_TYPES, required=True),
                      "months": Integer(minimum=1, maximum=6, required=True),
+                     **_billing_fields("pause"),
                      "headline": _copy_text()}),
     "downgrade": Schema({"type": Choice(OFFER_TYPES, required=True),
                          "to_plan": String(min_length=1, max_length=100, required=True),
                          "price_cents": Integer(minimum=0, maximum=10**9),
+                         **_billing_fields("downgrade"),
                          "headline": _copy_text()}),
 }
 

@@ -3,9 +3,15 @@
 An offer is what `settings.cancel_flow.offers` holds per reason (docs/widget.md): `{type:
 "discount", percent_off, months}`, `{type: "pause", months}` or `{type: "downgrade", to_plan,
 price_cents?}`. The widget shows it as a headline (`offer_headline`, templates also handed to the
-dashboard's live preview); a recovery email names it in a phrase (`describe_offer`).
+dashboard's live preview); a recovery email names it in a phrase (`describe_offer`) and says how
+to take it (`ACCEPT_BY_REPLY`, or `with_accept_link` when the email carries a one-click link).
+
+Applying an offer in the merchant's billing account (docs/offers.md) needs the provider's own ids
+for it: `BILLING_FIELDS` lists them per offer type (the cancel-flow settings accept them).
 """
 from __future__ import annotations
+
+import re
 
 DEFAULT_DISCOUNT = {"type": "discount", "percent_off": 20, "months": 3}
 DEFAULT_OFFERS = {"too_expensive": DEFAULT_DISCOUNT, "temporary": {"type": "pause", "months": 3}}
@@ -67,3 +73,42 @@ def describe_offer(offer, currency: str = "USD") -> str | None:
             return f"a move to our {plan} plan"
         return f"a move to our {plan} plan at {amount_text(price)} {currency} a month"
     return None
+
+
+# The provider ids an offer may carry so Windback can apply it in the merchant's Stripe or
+# Razorpay account (docs/offers.md): a Razorpay offer for a discount, the target plan's price
+# (Stripe) or plan (Razorpay) for a downgrade. Stripe discounts need none (a coupon is made).
+BILLING_FIELDS = {
+    "discount": ("razorpay_offer_id",),
+    "pause": (),
+    "downgrade": ("stripe_price_id", "razorpay_plan_id"),
+}
+
+# How a discount email tells the customer to take the offer, per tone: by replying. `{plan_phrase}`
+# is the template writer's ("your Pro plan").
+ACCEPT_BY_REPLY = {
+    "friendly": "Reply to this email and we'll set it up for you, no forms, no hoops.",
+    "professional": "To accept, simply reply to this message and we will apply it to your account.",
+    "urgent": "If you want it, reply today and we'll switch {plan_phrase} back on with the offer applied.",
+}
+# ... or, when Windback applies the offer itself (billing connected), by the email's accept link.
+ACCEPT_BY_LINK = "Accept the offer in one click: {url}"
+
+
+def _reply_pattern(sentence: str) -> re.Pattern:
+    return re.compile(re.escape(sentence).replace(re.escape("{plan_phrase}"), r"[^\n]+?"))
+
+
+_REPLY_PATTERNS = tuple(_reply_pattern(sentence) for sentence in ACCEPT_BY_REPLY.values())
+
+
+def with_accept_link(body_text: str, url: str) -> str:
+    """A discount email's text telling the customer to click `url` instead of replying: the
+    reply sentence gives way to the link's, which is added at the end when the writer worded
+    the email otherwise (the OpenAI writer)."""
+    link = ACCEPT_BY_LINK.format(url=url)
+    for pattern in _REPLY_PATTERNS:
+        replaced, count = pattern.subn(lambda _: link, body_text, count=1)
+        if count:
+            return replaced
+    return body_text.rstrip() + f"\n\n{link}\n"

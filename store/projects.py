@@ -14,6 +14,7 @@ from store.serialize import dumps, iso, loads_object
 
 ROLE_RANK = {"member": 1, "admin": 2, "owner": 3}
 SECRET_SETTINGS = ("stripe_webhook_secret", "razorpay_webhook_secret", "custom_webhook_secret")
+DEFAULT_OFFER_COOLDOWN_DAYS = 365
 DEFAULT_SETTINGS = {"mail_from": None, "brand_name": None, "lost_after_days": 90}
 # Failed-payment emails: one per step, `after_hours` after the payment failed (docs/dunning.md).
 DEFAULT_DUNNING = {"enabled": True, "steps": [{"after_hours": 0}, {"after_hours": 72}, {"after_hours": 168}]}
@@ -21,6 +22,17 @@ DEFAULT_DUNNING = {"enabled": True, "steps": [{"after_hours": 0}, {"after_hours"
 
 class SlugTaken(Exception):
     pass
+
+
+def billing_view(stored: dict, cooldown_days: int | None = None) -> dict:
+    """`settings.billing` as the API shows it: credentials masked, never the sealed blob
+    (services/billing/credentials.py writes it)."""
+    default = DEFAULT_OFFER_COOLDOWN_DAYS if cooldown_days is None else cooldown_days
+    view = {"provider": stored.get("provider"), "connected": bool(stored.get("credentials")),
+            "connected_at": stored.get("connected_at"),
+            "offer_cooldown_days": stored.get("offer_cooldown_days", default)}
+    view.update(stored.get("display") or {})
+    return view
 
 
 def project_settings(project: Project) -> dict:
@@ -37,6 +49,8 @@ def project_json(project: Project, reveal: tuple[str, ...] = ()) -> dict:
     for name in SECRET_SETTINGS:
         if settings.get(name) and name not in reveal:
             settings[name] = mask(settings[name])
+    if isinstance(settings.get("billing"), dict):
+        settings["billing"] = billing_view(settings["billing"], settings.get("offer_cooldown_days"))
     return {
         "id": project.id,
         "slug": project.slug,

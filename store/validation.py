@@ -313,7 +313,7 @@ class Schema:
                 if key not in self.fields:
                     problems.append({"field": name(key), "message": "Unknown field"})
         if not problems and self.check:
-            problems.extend(self.check(out))
+            problems.extend({**p, "field": name(p["field"])} if p.get("field") else p for p in self.check(out))
         if problems:
             raise ValidationFailed(problems)
         return out

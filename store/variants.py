@@ -202,6 +202,14 @@ def edit_variant(project_id: str, event_id: str, variant_id: str, changes: dict)
         return variant_json(Variant.get_by_id(variant_id))
 
 
+def add_accept_link(event_id: str, variant_id: str, body_text: str, body_html: str) -> bool:
+    """A freshly written draft gets its one-click offer link in its wording (store/offer_links.py);
+    only while it is still an unedited, unsent `draft`. Whether it changed."""
+    return bool(Variant.update(body_text=body_text, body_html=body_html, updated_at=utcnow())
+                .where((Variant.id == variant_id) & (Variant.churn_event == event_id) & (Variant.status == "draft"))
+                .execute())
+
+
 # --- sending ------------------------------------------------------------------------------------
 
 def claim_send(project_id: str, event_id: str, variant_id: str, ttl_seconds: float, claim: str | None = None) -> dict:

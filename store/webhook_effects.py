@@ -151,7 +151,8 @@ def apply_recovery(project_id: str, action: Action, history: list[ChurnEvent]) -
     existing = newest([event for event in history if event.status in OPEN_STATUSES])
     if existing is None or existing.churned_at > when:
         return None  # nothing to close yet (or only a newer churn): kept as an unmatched recovery
-    churn_events.mark_recovered(project_id, existing.id, action.mrr_cents, recovered_at=when)
+    churn_events.mark_recovered(project_id, existing.id, action.mrr_cents, recovered_at=when,
+                                variant_id=_variant_of(existing.id, action.variant_id))
     churn_events.note_provider_time(existing.id, when)
     return existing.id
 
@@ -193,3 +194,12 @@ def paid_since(project_id: str, provider: str, failure: Action) -> bool:
         if subscription and later.payment.get("subscription_id") == subscription:
             return True
     return False
+
+
+def _variant_of(event_id: str, variant_id: str | None) -> str | None:
+    """The variant a Checkout started from an email's link names, if it is this event's."""
+    from store.variants import Variant
+
+    if variant_id and Variant.select().where((Variant.id == variant_id) & (Variant.churn_event == event_id)).exists():
+        return variant_id
+    return None

@@ -60,6 +60,7 @@ class Action:
     # and amount_cents paid.
     payment: dict = field(default_factory=dict)
     closes_payment: str | None = None  # "recovered" | "failed": payment recoveries this closes
+    variant_id: str | None = None  # a recovery through an email's offer link names its variant
 
     def churn_fields(self, source: str) -> dict:
         """Fields for `store.churn_events.record_churn`. What the payload did not carry is left
@@ -190,7 +191,8 @@ def _stripe_subscription(kind: str, obj: dict, when) -> Action:
             STRIPE_FEEDBACK.get(details.get("feedback"))
     action = Action(kind, when, email, customer_id, name, plan, mrr, currency or _currency(obj.get("currency")),
                     reason, _str(details.get("comment"), multiline=True),
-                    {"stripe_subscription_id": obj["id"]} if _str(obj.get("id")) else {})
+                    {"stripe_subscription_id": obj["id"]} if _str(obj.get("id")) else {},
+                    variant_id=_str(_dict(obj.get("metadata")).get("windback_variant_id")))
     if reason == "payment_failed" and _str(obj.get("id")):
         action.closes_payment, action.payment = "failed", {"subscription_id": obj["id"]}
     return action

@@ -31,6 +31,9 @@ def test_nine_distinct_pairs_and_texts_filled_with_the_customer():
         assert draft.body_html.startswith("<!DOCTYPE html>") and "<p>" in draft.body_html
     discount = [d for d in written.drafts if d.strategy == "discount_offer"]
     assert all("20% off your next 3 months" in d.body_text for d in discount)
+    # Without a one-click link (added later, when billing is connected) they say to reply.
+    assert all("reply" in d.body_text.lower() for d in discount)
+    assert "switch your Pro plan back on" in discount[2].body_text
     assert any("price" in d.body_text for d in written.drafts)  # the reason is spoken to
 
 

@@ -2,15 +2,13 @@
 `/widget.js`, a customer picks a reason, sees the configured offer, accepts or declines it, and
 the server holds the answer."""
 import http.client
-import http.server
 import json
-import threading
 
 import pytest
 
 from store.cancel_flow import CancelFlowSubmission
 from store.db import unit_of_work
-from tests.livehttp import call
+from tests.livehttp import call, serve_pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -55,27 +53,13 @@ def shop(windback):
     """The shop's page, served by a server of its own on another loopback port (another origin)."""
     server, project = windback
     pages = {}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            page = pages.get(self.path.split("?")[0])
-            self.send_response(200 if page else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.end_headers()
-            self.wfile.write((page or "not found").encode())
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    base, httpd = serve_pages(pages)
 
     def page_for(email, customer_id="cus_1"):
         path = f"/account/{customer_id}"
         pages[path] = SHOP_PAGE.format(email=email, customer_id=customer_id, widget=f"{server.url}/widget.js",
                                        public_key=project["public_key"])
-        return f"http://127.0.0.1:{httpd.server_address[1]}{path}"
+        return base + path
 
     yield page_for
     httpd.shutdown()
@@ -161,7 +145,7 @@ def test_a_reason_without_an_offer_and_the_js_api(browser, windback, shop):
     assert dialog.locator(".wb-offer").count() == 0
     dialog.get_by_role("button", name="Cancel my subscription").click()
     page.wait_for_function("window.fromCallback !== undefined")
-    assert page.evaluate("window.fromCallback") == {"saved": False, "reason": "not_using",
+    assert page.evaluate("window.fromCallback") == {"saved": False, "applied": False, "reason": "not_using",
                                                    "churnEventId": churn_events(server, project, "cy@example.com")[0]["id"]}
     dialog.get_by_role("button", name="Close").last.click()
     assert page.evaluate("window.opened.then(r => r.reason)") == "not_using"

@@ -1,7 +1,8 @@
 /*! Windback cancel-flow widget. No dependencies. Embed:
  *   <script src="https://YOUR-WINDBACK/widget.js" data-public-key="pub_live_..."></script>
- * then call Windback.open({customerEmail, customerId, onComplete}) or give a button the
- * attribute data-windback-cancel (with data-customer-email / data-customer-id). docs/widget.md
+ * then call Windback.open({customerEmail, customerId, authHash, onComplete}) or give a button the
+ * attribute data-windback-cancel (with data-customer-email / data-customer-id / data-auth-hash).
+ * docs/widget.md, docs/offers.md
  */
 (function () {
   "use strict";
@@ -36,6 +37,7 @@
     ".wb-primary{background:var(--wb-accent);border-color:var(--wb-accent);color:#fff}",
     ".wb-close{position:absolute;top:12px;right:12px;width:40px;height:40px;border:0;border-radius:8px;background:transparent;color:inherit;font-size:24px;line-height:1;cursor:pointer}",
     ".wb-error{color:#b91c1c;margin:12px 0 0}",
+    ".wb-applied{font-weight:650;margin:0 0 12px}",
     ".wb-error:empty{display:none}",
     "@media (max-width:480px){.wb-backdrop{padding:0;align-items:flex-end}.wb-dialog{max-height:100vh;border-radius:var(--wb-radius) var(--wb-radius) 0 0;padding:20px 16px}.wb-actions{flex-direction:column-reverse}.wb-btn{width:100%}}"
   ].join("\n");
@@ -76,7 +78,11 @@
       body: JSON.stringify(answer)
     }).then(function (response) {
       return response.json().then(function (body) {
-        if (!response.ok) throw new Error((body.error && body.error.message) || ("HTTP " + response.status));
+        if (!response.ok) {
+          var error = new Error((body.error && body.error.message) || ("HTTP " + response.status));
+          error.code = body.error && body.error.code;
+          throw error;
+        }
         return body.data;
       });
     });
@@ -209,23 +215,38 @@
     var answer = {public_key: options.publicKey, customer_email: options.customerEmail, reason: reason.code,
                   offer_shown: offer || false, offer_accepted: accepted};
     if (options.customerId) answer.customer_id = String(options.customerId);
+    if (options.authHash) answer.auth_hash = String(options.authHash); // lets Windback apply the offer itself
+    if (options.subscriptionId) answer.subscription_id = String(options.subscriptionId);
     if (detail && detail.trim()) answer.detail = detail.trim();
     postAnswer(answer).then(function (data) {
-      self.submitted = {saved: !!data.saved, reason: reason.code, churnEventId: data.churn_event_id};
-      self.showDone();
+      var action = data.billing_action || null;
+      var applied = !!(action && action.status === "applied");
+      self.submitted = {saved: !!data.saved, applied: applied, reason: reason.code, churnEventId: data.churn_event_id};
+      self.showDone(applied ? appliedText(offer) : null);
       self.notify(self.submitted);
-    }, function () {
+    }, function (error) {
       Array.prototype.forEach.call(buttons, function (b) { b.disabled = false; });
-      self.error.textContent = self.config.copy.error_message;
+      self.error.textContent = error.code === "BILLING_FAILED"
+        ? "We could not apply your offer, and nothing on your account has changed. " + error.message
+        : self.config.copy.error_message;
     });
   };
 
-  Dialog.prototype.showDone = function () {
+  /** What an applied offer did, in the customer's words. */
+  function appliedText(offer) {
+    function months(n) { return n + " month" + (n === 1 ? "" : "s"); }
+    if (offer.type === "discount") return offer.percent_off + "% off your next " + months(offer.months) + " is on your account.";
+    if (offer.type === "pause") return "Your subscription is paused for " + months(offer.months) + ".";
+    return "Your subscription is now on the " + offer.to_plan + " plan.";
+  }
+
+  Dialog.prototype.showDone = function (appliedMessage) {
     var copy = this.config.copy;
     var message = this.submitted.saved ? copy.saved_message : copy.cancelled_message;
     this.sub.textContent = message;
     var close = el("button", {type: "button", "class": "wb-btn wb-primary", "data-action": "close", text: copy.close_label, onclick: this.close});
-    this.setContent([el("div", {"class": "wb-actions"}, [close])], close);
+    var applied = appliedMessage && el("p", {"class": "wb-applied", "data-applied": "", text: appliedMessage});
+    this.setContent([applied, el("div", {"class": "wb-actions"}, [close])], close);
   };
 
   Dialog.prototype.notify = function (result) {
@@ -250,7 +271,7 @@
     this.resolve(this.submitted);
   };
 
-  /** Open the cancel dialog. Resolves with {saved, reason, churnEventId} once the answer is
+  /** Open the cancel dialog. Resolves with {saved, applied, reason, churnEventId} once the answer is
    * stored, or null when the customer closed the dialog without answering. */
   function open(options) {
     options = Object.assign({}, options || {});
@@ -274,6 +295,8 @@
       publicKey: button.getAttribute("data-public-key") || defaultKey,
       customerEmail: button.getAttribute("data-customer-email"),
       customerId: button.getAttribute("data-customer-id") || undefined,
+      authHash: button.getAttribute("data-auth-hash") || undefined,
+      subscriptionId: button.getAttribute("data-subscription-id") || undefined,
       element: button,
       onComplete: window.Windback.onComplete
     }).catch(function (error) {

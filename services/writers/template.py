@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from services.writers import PAIRS, CopyBrief, Draft, Written, text_to_html
 from services.writers.dunning import DunningBrief, DunningEmail, write_template
+from store.offers import ACCEPT_BY_REPLY
 
 # What the customer told us, said back to them ("... because {reason_said}").
 REASON_SAID = {
@@ -36,14 +37,14 @@ REASON_ANSWER = {
 GENERIC_SAID = "something wasn't working for you"
 GENERIC_ANSWER = "Whatever the reason, we'd like the chance to make it right."
 
-# (strategy, tone) -> (subject, body). Fields: see `fields_for`. Bodies are paragraphs separated by blank lines.
+# (strategy, tone) -> (subject, body). Fields: see `fields_for`; `{accept}` is how to take the
+# offer (store/offers.py `ACCEPT_BY_REPLY`, per tone). Bodies are paragraphs separated by blank lines.
 COPY = {
     ("discount_offer", "friendly"): (
         "{first_greeting_short}here's {offer} to come back to {brand}",
         "Hi {first},\n\n"
         "We noticed you cancelled {plan_phrase}, and we get it: {said}. {answer}\n\n"
-        "So here's something to make coming back easier: {offer}. Reply to this email and we'll "
-        "set it up for you, no forms, no hoops.\n\n"
+        "So here's something to make coming back easier: {offer}. {accept}\n\n"
         "We'd love to have you back.\n\n"
         "Cheers,\nThe {brand} team",
     ),
@@ -53,7 +54,7 @@ COPY = {
         "Thank you for the time you spent with {brand}. We understand you cancelled {plan_phrase} "
         "because {said}.\n\n"
         "{answer} We would like to offer you {offer} if you decide to resume your subscription. "
-        "To accept, simply reply to this message and we will apply it to your account.\n\n"
+        "{accept}\n\n"
         "Kind regards,\nThe {brand} team",
     ),
     ("discount_offer", "urgent"): (
@@ -61,8 +62,7 @@ COPY = {
         "{first},\n\n"
         "We've set aside {offer} for you to come back to {brand}, but we can only hold it for a "
         "short while.\n\n"
-        "{answer} If you want it, reply today and we'll switch {plan_phrase} back on with the offer "
-        "applied.\n\n"
+        "{answer} {accept}\n\n"
         "The {brand} team",
     ),
     ("value_reminder", "friendly"): (
@@ -166,7 +166,8 @@ class TemplateWriter:
         for strategy, tone in PAIRS:
             subject_template, body_template = COPY[(strategy, tone)]
             subject = _capitalise(_fill(subject_template, fields))
-            body_text = _fill(body_template, fields)
+            accept = ACCEPT_BY_REPLY[tone].format(plan_phrase=fields["plan_phrase"])
+            body_text = _fill(body_template, {**fields, "accept": accept})
             drafts.append(Draft(strategy, tone, subject, body_text, text_to_html(body_text)))
         return drafts
 

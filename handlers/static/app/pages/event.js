@@ -3,6 +3,7 @@
 import { api, showError, showNotice, errorBanner } from "../api.js";
 import { h, clear, field, select, confirmDialog } from "../dom.js";
 import { CANCEL_REASONS, STRATEGIES, TONES, money, dateTime, reasonLabel, statusLabel } from "../format.js";
+import { billingActionsSection } from "./billing.js";
 
 const CLOSED = ["recovered", "saved"];
 
@@ -204,8 +205,10 @@ export async function page(main, ctx) {
         h("section", { class: "card" }, h("h2", {}, "Outcome"),
           CLOSED.includes(event.status) ? h("p", {}, `This customer is ${statusLabel(event.status)}.`) : recoveredForm(),
           reasonForm())),
-      variantsSection());
+      variantsSection(), billingSlot);
+    billingActionsSection(slug, event).then((section) => { if (ctx.isCurrent()) billingSlot.replaceChildren(section); });
   }
+  const billingSlot = h("div");
 
   await load();
 }

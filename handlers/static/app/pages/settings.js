@@ -5,6 +5,7 @@ import { h, clear, field, select, copyButton, confirmDialog } from "../dom.js";
 import { CANCEL_REASONS, DEFAULT_OFFERS, dateTime, offerHeadline } from "../format.js";
 import { secretKeyPanel } from "./projects.js";
 import { settingsSection as campaignSection } from "./campaign.js";
+import { billingSection } from "./billing.js";
 
 const PROVIDERS = [
   ["stripe", "Stripe", "stripe_webhook_secret", "Signing secret of the endpoint (whsec_…), from Stripe's Developers → Webhooks."],
@@ -263,6 +264,7 @@ export async function page(main, ctx) {
     if (!ctx.isCurrent()) return;
     clear(body, generalSection(project, ctx, messages, reload), webhookSection(project, ctx, messages, reload),
       cancelFlowSection(project, ctx, messages, effective), campaignSection(project, ctx, messages, reload),
+      billingSection(project, ctx, messages, reload),
       keysSection(project, ctx, messages, reload));
   }
   await reload();
