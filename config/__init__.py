@@ -58,6 +58,8 @@ class Settings:
     jwt_ttl_seconds: int = 24 * 3600
     db_workers: int = 8
     scheduler_poll_seconds: float = 1.0  # how often the durable scheduler looks for due jobs
+    webhook_retry_scale: float = 1.0  # multiplies outbound-webhook retry delays (tests: 0.001)
+    allow_private_webhook_urls: bool = False  # outbound webhook URLs may be http:// and private
 
     @property
     def rate_limiting(self) -> bool:
@@ -214,6 +216,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["jwt_ttl_seconds"] = _int("WINDBACK_JWT_TTL_SECONDS", v, 60, 90 * 24 * 3600)
     if (v := get("WINDBACK_SCHEDULER_POLL_SECONDS")) is not None:
         values["scheduler_poll_seconds"] = _float("WINDBACK_SCHEDULER_POLL_SECONDS", v, 0.05)
+    if (v := get("WINDBACK_WEBHOOK_RETRY_SCALE")) is not None:
+        values["webhook_retry_scale"] = _float("WINDBACK_WEBHOOK_RETRY_SCALE", v, 0)
+    if (v := get("WINDBACK_ALLOW_PRIVATE_WEBHOOK_URLS")) is not None:
+        values["allow_private_webhook_urls"] = _bool("WINDBACK_ALLOW_PRIVATE_WEBHOOK_URLS", v)
 
     settings = Settings(**values)
     public_url = get("WINDBACK_PUBLIC_URL")
