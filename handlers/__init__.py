@@ -18,6 +18,7 @@ HANDLER_MODULES = [
     "handlers.track",
     "handlers.analytics",
     "handlers.webhooks",
+    "handlers.outbound_webhooks",
     "handlers.dashboard",
     "handlers.openapi",
 ]

@@ -13,6 +13,7 @@ import peewee
 from store.errors import conflict, not_found
 from store.db import database, is_sqlite, transaction
 from store.models import OPEN_STATUSES, ChurnEvent, Project, utcnow
+from store.outbound import record_event, subscribed_endpoints
 from store.projects import project_settings
 from store.serialize import dumps, iso, loads_object
 
@@ -150,7 +151,9 @@ def record_churn(project_id: str, fields: dict) -> tuple[ChurnEvent, bool]:
                     values = dict(fields)
                     values["metadata"] = dumps(values.get("metadata") or {})
                     values.setdefault("churned_at", now)
-                    return _insert_event({"project": project_id, "created_at": now, "updated_at": now, **values}), True
+                    event = _insert_event({"project": project_id, "created_at": now, "updated_at": now, **values})
+                    record_event(project_id, "churn_event.created", lambda: event_json(project_id, event))
+                    return event, True
                 changes = {k: v for k, v in fields.items() if k in UPDATABLE_ON_REPEAT and v is not None}
                 for name in ("customer_email", "customer_id"):
                     # The email matched one open event and the id another: keep each where it is
@@ -191,7 +194,9 @@ def mark_recovered(project_id: str, event_id: str, recovered_mrr_cents: int | No
                    .execute())
         if changed != 1:
             raise conflict(f"Churn event is already {event.status}")
-        return ChurnEvent.get_by_id(event_id)
+        event = ChurnEvent.get_by_id(event_id)
+        record_event(project_id, "churn_event.recovered", lambda: event_json(project_id, event))
+        return event
 
 
 def update_cancel_reason(project_id: str, event_id: str, reason: str, detail: str | None,
@@ -303,14 +308,22 @@ def row_json(row: dict, cutoff: dt.datetime) -> dict:
 
 
 def sweep_lost(now: dt.datetime | None = None) -> int:
-    """Mark open events past their project's `lost_after_days` as `lost` (guarded UPDATE)."""
+    """Mark open events past their project's `lost_after_days` as `lost` (guarded UPDATE). In a
+    project with endpoints that want `churn_event.lost`, each event is marked on its own so that
+    exactly the events this sweep changed are announced."""
     total = 0
     for project in Project.select(Project.id, Project.settings):
         cutoff = lost_cutoff(int(project_settings(project)["lost_after_days"]), now)
+        past_cutoff = ((ChurnEvent.project == project.id) & ChurnEvent.status.in_(OPEN_STATUSES)
+                       & (ChurnEvent.churned_at < cutoff))
         with transaction():
-            total += (ChurnEvent.update(status="lost", updated_at=utcnow())
-                      .where((ChurnEvent.project == project.id) & ChurnEvent.status.in_(OPEN_STATUSES)
-                             & (ChurnEvent.churned_at < cutoff))
-                      .execute())
+            if not subscribed_endpoints(project.id, "churn_event.lost"):
+                total += ChurnEvent.update(status="lost", updated_at=utcnow()).where(past_cutoff).execute()
+                continue
+            for event in ChurnEvent.select().where(past_cutoff).limit(1000):
+                if ChurnEvent.update(status="lost", updated_at=utcnow()).where(
+                        (ChurnEvent.id == event.id) & ChurnEvent.status.in_(OPEN_STATUSES)).execute():
+                    total += 1
+                    lost = ChurnEvent.get_by_id(event.id)
+                    record_event(project.id, "churn_event.lost", churn_json(lost, cutoff))
     return total
-

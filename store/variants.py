@@ -14,10 +14,11 @@ import secrets
 import peewee
 
 from store.errors import conflict, not_found
-from store.churn_events import get_event
+from store.churn_events import event_json, get_event
 from store.db import transaction
 from store.models import BaseModel, ChurnEvent, Project, new_id, utcnow
 from store.projects import project_settings
+from store.outbound import record_event
 from store.serialize import iso
 from store.suppressions import is_suppressed
 
@@ -247,13 +248,17 @@ def mark_sent(project_id: str, event_id: str, variant_id: str, claim: str, messa
     accepted is sent), and move the event to `contacted` from `new`/`variants_ready`."""
     now = utcnow()
     with transaction():
-        (Variant.update(status="sent", sent_at=now, message_id=message_id, error=None, send_claim=None,
-                        send_claim_expires_at=None, updated_at=now)
-         .where((Variant.id == variant_id) & (Variant.project == project_id) & (Variant.status != "sent"))
-         .execute())
+        sent = (Variant.update(status="sent", sent_at=now, message_id=message_id, error=None, send_claim=None,
+                               send_claim_expires_at=None, updated_at=now)
+                .where((Variant.id == variant_id) & (Variant.project == project_id) & (Variant.status != "sent"))
+                .execute())
         (ChurnEvent.update(status="contacted", updated_at=now)
          .where((ChurnEvent.id == event_id) & ChurnEvent.status.in_(("new", "variants_ready"))).execute())
-        return variant_json(Variant.get_by_id(variant_id))
+        variant = variant_json(Variant.get_by_id(variant_id))
+        if sent:
+            record_event(project_id, "variant.sent",
+                         lambda: {**variant, "churn_event": event_json(project_id, ChurnEvent.get_by_id(event_id))})
+        return variant
 
 
 def mark_failed(project_id: str, event_id: str, variant_id: str, claim: str, error: str) -> dict:
