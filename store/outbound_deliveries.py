@@ -54,13 +54,13 @@ class Outcome:
 
 def load_attempt(delivery_id: str) -> Attempt | None:
     """The delivery to attempt, or None when there is nothing to send (settled, deleted)."""
-    row = (WebhookDelivery.select(WebhookDelivery, WebhookEndpoint, Project.slug).join(WebhookEndpoint)
+    row = (WebhookDelivery.select(WebhookDelivery, WebhookEndpoint, Project.id, Project.slug).join(WebhookEndpoint)
            .switch(WebhookDelivery).join(Project)
            .where((WebhookDelivery.id == delivery_id) & (WebhookDelivery.status == "pending")).first())
     if row is None:
         return None
     endpoint = row.endpoint
-    return Attempt(row.id, row.project_id, row.project.slug, row.event_type, row.body, row.attempts, endpoint.id, endpoint.url,
+    return Attempt(row.id, row.project.id, row.project.slug, row.event_type, row.body, row.attempts, endpoint.id, endpoint.url,
                    endpoint.kind, endpoint.secret, bool(endpoint.enabled))
 
 
