@@ -107,6 +107,6 @@ async def tell_admins(ctx, attempt: deliveries.Attempt) -> None:
 OUTBOUND_WEBHOOK = JobKind(
     JOB_KIND, deliver,
     max_lateness=None,  # an event is worth delivering however late the server comes back
-    lease_seconds=60.0,  # an attempt takes at most 10 s to resolve and 10 s to answer
+    lease_seconds=30.0,  # an attempt takes at most 10 s to resolve and 10 s to answer
     repeat_interrupted=True,  # at least once: the receiver deduplicates on webhook-id
 )

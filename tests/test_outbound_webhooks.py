@@ -204,3 +204,25 @@ async def test_only_admins_manage_endpoints(api):
         assert (await api.request(method, path, body, token=member)).status == 403, (method, path)
         assert (await api.request(method, path, body, token=outsider)).status == 404, (method, path)
         assert (await api.request(method, path, body, key=project["secret_key"])).status == 403, (method, path)
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_receiver_that_never_answers_holds_two_attempts_at_most_and_others_go_on(api, ctx, receivers):
+    scheduler = scheduler_for(ctx).start()
+    try:
+        silent = receivers(hang=True)
+        fast = receivers()
+        token, project = await api.owner()
+        await endpoint(api, token, silent.url)
+        fast_endpoint = await endpoint(api, token, fast.url)
+        for i in range(6):
+            r = await api.post("/projects/acme/churn-events", {"customer_email": f"n{i}@example.com"},
+                               key=project["secret_key"])
+            assert r.status == 201
+        # The fast receiver gets all six while the silent one still holds its first requests open.
+        assert await until(lambda: len(fast.received) == 6, timeout=9)
+        assert len(silent.received) == 2  # two attempts in flight per endpoint, the rest wait their turn
+        assert len(fast.events(fast_endpoint["secret"])) == 6
+    finally:
+        silent.close()
+        await scheduler.shutdown()
