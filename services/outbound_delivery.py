@@ -9,14 +9,15 @@ At least once: the job survives restarts in the database, and a run cut short by
 again (`repeat_interrupted`); the receiver recognises a repeat by `webhook-id` (the delivery id).
 
 One slow receiver cannot hold the others up: at most `PER_ENDPOINT` attempts per endpoint are in
-flight in a process; a job that finds its endpoint busy goes back for `BUSY_DELAY` seconds without
-counting as an attempt, and so frees its scheduler slot for other endpoints' work. The API never
-waits for any of this.
+flight in a process; a job that finds its endpoint busy is parked until its turn (`EndpointSlots`)
+without counting as an attempt, and so frees its scheduler slot for other endpoints' work. The
+API never waits for any of this.
 """
 from __future__ import annotations
 
 import json
 import logging
+import time
 
 from services.mailer import DeliveryFailed, build_message
 from services.outbound import slack_request, standard_request
@@ -29,16 +30,26 @@ from store.scheduled_jobs import JobEnded, RetryLater, ScheduledJob
 
 log = logging.getLogger("windback.outbound")
 
-PER_ENDPOINT = 2
-BUSY_DELAY = 1.0
+PER_ENDPOINT = 2  # attempts in flight per endpoint and process
+MIN_STEP = 0.02  # seconds between the turns of parked jobs, at least
+MAX_PARK = 600.0  # a parked job comes back within 10 minutes whatever the queue
 
 
 class EndpointSlots:
-    """Attempts in flight per endpoint in this process (used on the IOLoop thread only)."""
+    """Attempts in flight per endpoint in this process, and when a job that found its endpoint
+    busy should come back (used on the IOLoop thread only).
+
+    A busy endpoint's jobs are parked one after another, a slot-time apart (the endpoint's recent
+    attempt time / `PER_ENDPOINT`), like a queue: each job is claimed about once more, when its
+    turn is near, instead of every second. A silent receiver (10 s an attempt) thus spreads its
+    backlog out; a quick one gets its jobs back almost at once. No turn is further than
+    `MAX_PARK` seconds away, so a receiver that recovers is served again soon."""
 
     def __init__(self, limit: int = PER_ENDPOINT):
         self.limit = limit
         self.busy: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}  # endpoint -> moving average of its attempt time
+        self.next_turn: dict[str, float] = {}  # endpoint -> loop time of the last parked job's turn
 
     def take(self, endpoint_id: str) -> bool:
         if self.busy.get(endpoint_id, 0) >= self.limit:
@@ -46,28 +57,43 @@ class EndpointSlots:
         self.busy[endpoint_id] = self.busy.get(endpoint_id, 0) + 1
         return True
 
-    def release(self, endpoint_id: str) -> None:
+    def release(self, endpoint_id: str, seconds: float) -> None:
+        average = self.seconds.get(endpoint_id, seconds)
+        self.seconds[endpoint_id] = 0.7 * average + 0.3 * seconds
         left = self.busy.get(endpoint_id, 1) - 1
         if left:
             self.busy[endpoint_id] = left
-        else:
-            self.busy.pop(endpoint_id, None)
+            return
+        self.busy.pop(endpoint_id, None)
+        if self.next_turn.get(endpoint_id, 0.0) < time.monotonic():
+            self.next_turn.pop(endpoint_id, None)  # nothing parked: forget it
+            self.seconds.pop(endpoint_id, None)
+
+    def park(self, endpoint_id: str) -> float:
+        """Seconds until a job that found `endpoint_id` busy should run again."""
+        now = time.monotonic()
+        step = max(MIN_STEP, self.seconds.get(endpoint_id, 1.0) / self.limit)
+        turn = min(max(now, self.next_turn.get(endpoint_id, now)) + step, now + MAX_PARK)
+        self.next_turn[endpoint_id] = turn
+        return turn - now
 
 
 async def deliver(ctx, job: ScheduledJob) -> str | None:
-    attempt = await run_db(deliveries.load_attempt, job.ref)
-    if attempt is None:
-        raise JobEnded("cancelled", "nothing to send: the delivery was settled or deleted")
-    if not attempt.enabled:
-        await run_db(deliveries.give_up, attempt.delivery_id, "the endpoint is disabled")
-        raise JobEnded("cancelled", "the endpoint is disabled")
     slots = ctx.service("outbound_slots", EndpointSlots)
-    if not slots.take(attempt.endpoint_id):
-        raise RetryLater("the endpoint has deliveries in flight", delay=BUSY_DELAY)
+    endpoint_id = job.data.get("endpoint", "")
+    if not slots.take(endpoint_id):  # decided before any query: a backlog costs one UPDATE a job
+        raise RetryLater("waiting for the endpoint's earlier deliveries", delay=slots.park(endpoint_id))
+    started = time.monotonic()
     try:
+        attempt = await run_db(deliveries.load_attempt, job.ref)
+        if attempt is None:
+            raise JobEnded("cancelled", "nothing to send: the delivery was settled or deleted")
+        if not attempt.enabled:
+            await run_db(deliveries.give_up, attempt.delivery_id, "the endpoint is disabled")
+            raise JobEnded("cancelled", "the endpoint is disabled")
         outcome = await attempt_once(ctx, attempt)
     finally:
-        slots.release(attempt.endpoint_id)
+        slots.release(endpoint_id, time.monotonic() - started)
     status, delay, disabled = await run_db(deliveries.record_outcome, attempt.delivery_id, outcome,
                                            ctx.settings.webhook_retry_scale, not job.data.get("manual"))
     if disabled:

@@ -131,7 +131,7 @@ def record_event(project_id: str, event_type: str, data: dict | Callable[[], dic
             WebhookDelivery.insert(id=delivery_id, endpoint=endpoint.id, project=project_id, event_type=event_type,
                                    body=body, status="pending", attempts=0, next_attempt_at=now,
                                    created_at=now).execute()
-            scheduled_jobs.schedule(JOB_KIND, now, project_id, ref=delivery_id)
+            scheduled_jobs.schedule(JOB_KIND, now, project_id, ref=delivery_id, payload={"endpoint": endpoint.id})
             ids.append(delivery_id)
     if ids:
         _note_recorded()

@@ -134,7 +134,8 @@ def retry_delivery(project_id: str, endpoint_id: str, delivery_id: str) -> dict:
         else:
             (WebhookDelivery.update(status="pending", completed_at=None, next_attempt_at=now)
              .where(WebhookDelivery.id == delivery_id).execute())
-            scheduled_jobs.schedule(JOB_KIND, now, project_id, ref=delivery_id, payload={"manual": True})
+            scheduled_jobs.schedule(JOB_KIND, now, project_id, ref=delivery_id,
+                                    payload={"endpoint": endpoint.id, "manual": True})
         WebhookDelivery.update(next_attempt_at=now).where(WebhookDelivery.id == delivery_id).execute()
         return delivery_json(WebhookDelivery.get_by_id(delivery_id))
 
