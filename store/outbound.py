@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Callable
 
 import peewee
 
 from store import scheduled_jobs
-from store.db import transaction
+from store.db import database, transaction
 from store.models import BaseModel, Project, new_id, utcnow
 from store.serialize import dumps, iso
 
@@ -94,17 +95,40 @@ def event_amount(data: dict) -> int | None:
     return None
 
 
-def _passes_filter(endpoint: WebhookEndpoint, data: dict) -> bool:
+def _passes_filter(endpoint: Subscriber, data: dict) -> bool:
     if not endpoint.min_mrr_cents:
         return True
     amount = event_amount(data)
     return amount is not None and amount >= endpoint.min_mrr_cents
 
 
-def subscribed_endpoints(project_id: str, event_type: str) -> list[WebhookEndpoint]:
-    """The project's enabled endpoints that want `event_type` (one index lookup)."""
-    rows = WebhookEndpoint.select().where((WebhookEndpoint.project == project_id) & (WebhookEndpoint.enabled == True))  # noqa: E712
-    return [endpoint for endpoint in rows if endpoint.wants(event_type)]
+@dataclass(frozen=True)
+class Subscriber:
+    """What queuing an event needs to know about an endpoint."""
+
+    id: str
+    events: str  # JSON list
+    min_mrr_cents: int | None
+
+    def wants(self, event_type: str) -> bool:
+        return event_type == TEST_EVENT or '"*"' in self.events or f'"{event_type}"' in self.events
+
+
+_SUBSCRIBERS_SQL: dict = {}
+
+
+def subscribed_endpoints(project_id: str, event_type: str) -> list[Subscriber]:
+    """The project's enabled endpoints that want `event_type`: one lookup on the (project,
+    enabled) index, asked by every churn-event change, so its SQL is built once per database
+    (building it cost more than running it)."""
+    db = database.obj
+    key = id(db)
+    if key not in _SUBSCRIBERS_SQL:
+        query = (WebhookEndpoint.select(WebhookEndpoint.id, WebhookEndpoint.events, WebhookEndpoint.min_mrr_cents)
+                 .where((WebhookEndpoint.project == "") & (WebhookEndpoint.enabled == True)))  # noqa: E712
+        _SUBSCRIBERS_SQL[key] = query.sql()[0]
+    rows = db.execute_sql(_SUBSCRIBERS_SQL[key], (project_id, True)).fetchall()
+    return [endpoint for endpoint in (Subscriber(*row) for row in rows) if endpoint.wants(event_type)]
 
 
 def record_event(project_id: str, event_type: str, data: dict | Callable[[], dict],

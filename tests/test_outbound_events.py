@@ -103,7 +103,7 @@ async def test_every_path_emits_its_events(api, ctx, receiver):
         assert types_of(receiver, secret) == sorted(
             ["churn_event.created"] * 4 + ["churn_event.recovered", "churn_event.saved", "cancel_flow.submitted",
                                            "variant.sent", "churn_event.lost"])
-        assert {d.status for d in deliveries()} == {"succeeded"}
+        assert await until(lambda: {d.status for d in deliveries()} == {"succeeded"})
     finally:
         await scheduler.shutdown()
 
