@@ -3,13 +3,16 @@ own server and separate server processes alike), and helpers to wait for what it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
 from standardwebhooks import Webhook
 
+from services.job_kinds import scheduler_for
 from store.db import unit_of_work
 from store.outbound import WebhookDelivery
 
@@ -64,9 +67,35 @@ class Receiver:
         return out
 
     def close(self) -> None:
-        self._stop.set()
-        self.server.shutdown()
-        self.server.server_close()
+        if not self._stop.is_set():
+            self._stop.set()
+            self.server.shutdown()
+            self.server.server_close()
+
+
+@pytest.fixture
+def receivers():
+    """`receivers(statuses=..., hang=...)` makes a Receiver; all are closed after the test."""
+    made = []
+
+    def make(*args, **kw) -> Receiver:
+        made.append(Receiver(*args, **kw))
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
+@contextlib.asynccontextmanager
+async def scheduling(ctx):
+    """The process's real scheduler, running for the block (tests on the `api` fixture have no
+    `Server.listen` to start it)."""
+    scheduler = scheduler_for(ctx).start()
+    try:
+        yield scheduler
+    finally:
+        await scheduler.shutdown()
 
 
 async def until(predicate, timeout: float = 20.0) -> bool:

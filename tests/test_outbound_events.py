@@ -11,22 +11,14 @@ import os
 
 import pytest
 
-from services.job_kinds import scheduler_for
 from store import churn_events
 from store.db import run_db, unit_of_work
 from store.models import utcnow
 from store.outbound import WebhookEndpoint
-from tests.outbound_support import OUTBOUND_ENV, Receiver, deliveries, until
+from tests.outbound_support import OUTBOUND_ENV, Receiver, deliveries, receivers, scheduling, until  # noqa: F401 - fixture
 from tests.webhook_support import custom_headers, encode, settled, webhook_project
 
 pytestmark = pytest.mark.env(OUTBOUND_ENV)
-
-
-@pytest.fixture
-def receiver():
-    made = Receiver()
-    yield made
-    made.close()
 
 
 async def subscribe(api, token, url, events=("*",)):
@@ -40,9 +32,9 @@ def types_of(receiver: Receiver, secret: str) -> list[str]:
 
 
 @pytest.mark.gen_test(timeout=90)
-async def test_every_path_emits_its_events(api, ctx, receiver):
-    scheduler = scheduler_for(ctx).start()
-    try:
+async def test_every_path_emits_its_events(api, ctx, receivers):
+    receiver = receivers()
+    async with scheduling(ctx):
         token, project = await webhook_project(api)
         secret = await subscribe(api, token, receiver.url)
         key = project["secret_key"]
@@ -104,15 +96,12 @@ async def test_every_path_emits_its_events(api, ctx, receiver):
             ["churn_event.created"] * 4 + ["churn_event.recovered", "churn_event.saved", "cancel_flow.submitted",
                                            "variant.sent", "churn_event.lost"])
         assert await until(lambda: {d.status for d in deliveries()} == {"succeeded"})
-    finally:
-        await scheduler.shutdown()
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_an_endpoint_failing_for_five_days_is_disabled_and_admins_are_emailed(api, ctx, settings):
-    failing = Receiver(statuses=[500] * 10)
-    scheduler = scheduler_for(ctx).start()
-    try:
+async def test_an_endpoint_failing_for_five_days_is_disabled_and_admins_are_emailed(api, ctx, settings, receivers):
+    failing = receivers(statuses=[500] * 10)
+    async with scheduling(ctx):
         token, project = await api.owner()
         r = await api.post("/projects/acme/webhook-endpoints", {"url": failing.url}, token=token)
         endpoint_id = r.data["id"]
@@ -138,6 +127,3 @@ async def test_an_endpoint_failing_for_five_days_is_disabled_and_admins_are_emai
         assert len(deliveries()) == 1
         r = await api.patch(f"/projects/acme/webhook-endpoints/{endpoint_id}", {"enabled": True}, token=token)
         assert r.data["enabled"] is True and r.data["disabled_reason"] is None
-    finally:
-        await scheduler.shutdown()
-        failing.close()

@@ -9,11 +9,10 @@ import threading
 
 import pytest
 
-from services.job_kinds import scheduler_for
 from store.db import unit_of_work
 from store.url_safety import is_public
 from store.webhook_endpoints import create_endpoint
-from tests.outbound_support import OUTBOUND_ENV, Receiver, deliveries, until
+from tests.outbound_support import OUTBOUND_ENV, deliveries, receivers, scheduling, until  # noqa: F401 - fixture
 
 REFUSED = ["https://127.0.0.1/hook", "https://localhost/hook", "https://10.1.2.3/hook", "https://192.168.0.10/hook",
            "https://169.254.169.254/latest/meta-data", "https://[::1]/hook", "https://[::ffff:127.0.0.1]/hook",
@@ -57,14 +56,13 @@ async def test_the_setting_allows_loopback_and_http(api):
 
 @pytest.mark.env({"WINDBACK_WEBHOOK_RETRY_SCALE": "0.001", "WINDBACK_SCHEDULER_POLL_SECONDS": "0.05"})
 @pytest.mark.gen_test(timeout=30)
-async def test_a_host_that_now_resolves_to_a_private_address_is_refused_at_delivery(api, ctx):
+async def test_a_host_that_now_resolves_to_a_private_address_is_refused_at_delivery(api, ctx, receivers):
     """As if the name was public at create and its DNS later pointed at this machine."""
     name = own_host_name()
     if name is None:
         pytest.skip("this machine's name resolves to a public address")
-    receiver = Receiver()
-    scheduler = scheduler_for(ctx).start()
-    try:
+    receiver = receivers()
+    async with scheduling(ctx):
         token, project = await api.owner()
         port = receiver.server.server_address[1]
         with unit_of_work():
@@ -74,9 +72,6 @@ async def test_a_host_that_now_resolves_to_a_private_address_is_refused_at_deliv
         delivery = deliveries()[0]
         assert delivery.last_status_code is None and "private or reserved address" in delivery.last_error
         assert receiver.received == []  # never connected
-    finally:
-        await scheduler.shutdown()
-        receiver.close()
 
 
 class RedirectAndBigAnswer(http.server.BaseHTTPRequestHandler):
@@ -100,14 +95,20 @@ class RedirectAndBigAnswer(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.env(OUTBOUND_ENV)
-@pytest.mark.gen_test(timeout=30)
-async def test_redirects_are_not_followed_and_a_big_answer_is_not_read(api, ctx):
+@pytest.fixture
+def redirecting_server():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RedirectAndBigAnswer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    scheduler = scheduler_for(ctx).start()
-    try:
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.env(OUTBOUND_ENV)
+@pytest.mark.gen_test(timeout=30)
+async def test_redirects_are_not_followed_and_a_big_answer_is_not_read(api, ctx, redirecting_server):
+    base = redirecting_server
+    async with scheduling(ctx):
         token, project = await api.owner()
         for path in ("/redirect", "/big"):
             r = await api.post("/projects/acme/webhook-endpoints", {"url": base + path}, token=token)
@@ -122,7 +123,3 @@ async def test_redirects_are_not_followed_and_a_big_answer_is_not_read(api, ctx)
         assert by_url["/redirect"].last_error == "answered 302"
         assert by_url["/big"].status == "succeeded" and by_url["/big"].last_status_code == 200
         assert "64 KiB" in by_url["/big"].last_response
-    finally:
-        await scheduler.shutdown()
-        server.shutdown()
-        server.server_close()

@@ -7,26 +7,12 @@ import json
 
 import pytest
 
-from services.job_kinds import scheduler_for
 from store.db import unit_of_work
 from store.team import add_member
 from tests.test_roles_matrix import user_id_of
-from tests.outbound_support import OUTBOUND_ENV, Receiver, deliveries, until
+from tests.outbound_support import OUTBOUND_ENV, deliveries, receivers, scheduling, until  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.env(OUTBOUND_ENV)
-
-
-@pytest.fixture
-def receivers():
-    made = []
-
-    def make(*args, **kw) -> Receiver:
-        made.append(Receiver(*args, **kw))
-        return made[-1]
-
-    yield make
-    for receiver in made:
-        receiver.close()
 
 
 async def endpoint(api, token, url, slug="acme", **fields):
@@ -37,8 +23,7 @@ async def endpoint(api, token, url, slug="acme", **fields):
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_churn_event_reaches_a_standard_endpoint_signed_and_the_secret_is_shown_once(api, ctx, receivers):
-    scheduler = scheduler_for(ctx).start()
-    try:
+    async with scheduling(ctx):
         receiver = receivers()
         token, project = await api.owner()
         created = await endpoint(api, token, receiver.url, events=["churn_event.created"], description="CRM")
@@ -73,14 +58,11 @@ async def test_a_churn_event_reaches_a_standard_endpoint_signed_and_the_secret_i
         # Not subscribed to recoveries: nothing more arrives.
         await api.post(f"/projects/acme/churn-events/{r.data['id']}/recovered", {}, key=project["secret_key"])
         assert not await until(lambda: len(receiver.received) > 1, timeout=1.0)
-    finally:
-        await scheduler.shutdown()
 
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_receiver_answering_500_twice_gets_the_event_three_times_with_the_same_webhook_id(api, ctx, receivers):
-    scheduler = scheduler_for(ctx).start()
-    try:
+    async with scheduling(ctx):
         receiver = receivers(statuses=[500, 500])
         token, project = await api.owner()
         created = await endpoint(api, token, receiver.url)
@@ -92,15 +74,12 @@ async def test_a_receiver_answering_500_twice_gets_the_event_three_times_with_th
         events = receiver.events(created["secret"])
         assert [e["type"] for e in events] == ["churn_event.created"] * 3 and events[0] == events[2]
         assert deliveries()[0].attempts == 3
-    finally:
-        await scheduler.shutdown()
 
 
 @pytest.mark.env({"WINDBACK_WEBHOOK_RETRY_SCALE": "0.0001"})  # the whole schedule in 10 s
 @pytest.mark.gen_test(timeout=60)
 async def test_a_receiver_that_keeps_failing_ends_failed_after_the_retry_schedule(api, ctx, receivers):
-    scheduler = scheduler_for(ctx).start()
-    try:
+    async with scheduling(ctx):
         receiver = receivers(statuses=[503] * 20)
         token, project = await api.owner()
         created = await endpoint(api, token, receiver.url)
@@ -120,14 +99,11 @@ async def test_a_receiver_that_keeps_failing_ends_failed_after_the_retry_schedul
         assert r.status == 202 and r.data["status"] == "pending"
         assert await until(lambda: deliveries()[0].status == "succeeded")
         assert receiver.received[-1][0]["webhook-id"] == delivery.id and len(receiver.received) == 9
-    finally:
-        await scheduler.shutdown()
 
 
 @pytest.mark.gen_test(timeout=60)
 async def test_slack_endpoint_gets_the_documented_text_and_min_mrr_filters(api, ctx, receivers):
-    scheduler = scheduler_for(ctx).start()
-    try:
+    async with scheduling(ctx):
         slack = receivers()
         token, project = await api.owner()
         await endpoint(api, token, slack.url, kind="slack", events=["churn_event.created"], min_mrr_cents=10000)
@@ -144,14 +120,11 @@ async def test_slack_endpoint_gets_the_documented_text_and_min_mrr_filters(api, 
         text = json.loads(body)["text"]
         assert text == (":warning: Grace Hopper (big@example.com) cancelled: 2,500.00 EUR/month, reason: switched "
                         f"competitor. <http://windback.test/app/projects/acme/events/{big.data['id']}|Open in Windback>")
-    finally:
-        await scheduler.shutdown()
 
 
 @pytest.mark.gen_test(timeout=60)
 async def test_test_event_and_endpoint_changes(api, ctx, receivers):
-    scheduler = scheduler_for(ctx).start()
-    try:
+    async with scheduling(ctx):
         receiver = receivers()
         token, _ = await api.owner()
         created = await endpoint(api, token, receiver.url, events=["churn_event.lost"])
@@ -171,8 +144,6 @@ async def test_test_event_and_endpoint_changes(api, ctx, receivers):
         assert r.status == 204
         assert (await api.get(base, token=token)).status == 404
         assert (await api.get(base + "/deliveries", token=token)).status == 404
-    finally:
-        await scheduler.shutdown()
 
 
 @pytest.mark.gen_test
@@ -208,8 +179,7 @@ async def test_only_admins_manage_endpoints(api):
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_receiver_that_never_answers_holds_two_attempts_at_most_and_others_go_on(api, ctx, receivers):
-    scheduler = scheduler_for(ctx).start()
-    try:
+    async with scheduling(ctx):
         silent = receivers(hang=True)
         fast = receivers()
         token, project = await api.owner()
@@ -223,6 +193,4 @@ async def test_a_receiver_that_never_answers_holds_two_attempts_at_most_and_othe
         assert await until(lambda: len(fast.received) == 6, timeout=9)
         assert len(silent.received) == 2  # two attempts in flight per endpoint, the rest wait their turn
         assert len(fast.events(fast_endpoint["secret"])) == 6
-    finally:
-        silent.close()
-        await scheduler.shutdown()
+        silent.close()  # the attempts it holds end now, so the scheduler stops at once
