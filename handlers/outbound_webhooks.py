@@ -34,8 +34,8 @@ class WebhookEndpointsHandler(BaseHandler):
 
     async def get(self, slug):
         query = self.parse_query()
-        rows, total = await run_db(webhook_endpoints.list_endpoints, self.project.id, self.offset(query),
-                                   query["per_page"])
+        rows, total = await run_db(webhook_endpoints.list_endpoints, self.project.id, query["order"],
+                                   self.offset(query), query["per_page"])
         await self.reply(rows, meta=self.page_meta(query, total))
 
     async def post(self, slug):
@@ -77,7 +77,7 @@ class DeliveriesHandler(BaseHandler):
     async def get(self, slug, endpoint_id):
         query = self.parse_query()
         rows, total = await run_db(webhook_endpoints.list_deliveries, self.project.id, endpoint_id,
-                                   query.get("status"), self.offset(query), query["per_page"])
+                                   query.get("status"), query["order"], self.offset(query), query["per_page"])
         await self.reply(rows, meta=self.page_meta(query, total))
 
 

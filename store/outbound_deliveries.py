@@ -9,7 +9,7 @@ failure); the caller then emails the project's admins.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from store import scheduled_jobs
 from store.db import transaction
@@ -22,6 +22,7 @@ from store.webhook_endpoints import get_endpoint
 # WINDBACK_WEBHOOK_RETRY_SCALE: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 36000)
 DISABLE_AFTER = dt.timedelta(days=5)
+KEEP_SETTLED = dt.timedelta(days=30)  # settled deliveries are listed this long, then deleted
 RESPONSE_EXCERPT = 1000  # characters of the receiver's answer kept for the dashboard
 
 
@@ -38,8 +39,8 @@ class Attempt:
     endpoint_id: str
     url: str
     kind: str
-    secret: str
-    enabled: bool
+    secret: str = field(repr=False)  # never in a log line or traceback text
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,14 @@ def queue_test_event(project_id: str, endpoint_id: str) -> dict:
         data = {"endpoint_id": endpoint.id, "message": "A test event from Windback: this endpoint receives events."}
         ids = record_event(project_id, TEST_EVENT, data, only_endpoint=endpoint.id)
         return delivery_json(WebhookDelivery.get_by_id(ids[0]))
+
+
+def purge_settled(older_than: dt.timedelta = KEEP_SETTLED, now: dt.datetime | None = None) -> int:
+    """Forget settled deliveries after a while (the deliveries list shows the recent ones)."""
+    cutoff = (now or utcnow()) - older_than
+    return (WebhookDelivery.delete()
+            .where(WebhookDelivery.status.in_(("succeeded", "failed")) & (WebhookDelivery.completed_at < cutoff))
+            .execute())
 
 
 def admin_emails(project_id: str) -> list[str]:

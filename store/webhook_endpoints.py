@@ -84,9 +84,15 @@ def endpoint_by_id(endpoint_id: str) -> WebhookEndpoint | None:
     return WebhookEndpoint.get_or_none(WebhookEndpoint.id == endpoint_id)
 
 
-def list_endpoints(project_id: str, offset: int, limit: int) -> tuple[list[dict], int]:
+def _newest_first(model, order: str) -> tuple:
+    if order == "asc":
+        return model.created_at.asc(), model.id.asc()
+    return model.created_at.desc(), model.id.desc()
+
+
+def list_endpoints(project_id: str, order: str, offset: int, limit: int) -> tuple[list[dict], int]:
     query = WebhookEndpoint.select().where(WebhookEndpoint.project == project_id)
-    rows = query.order_by(WebhookEndpoint.created_at.desc(), WebhookEndpoint.id.desc()).offset(offset).limit(limit)
+    rows = query.order_by(*_newest_first(WebhookEndpoint, order)).offset(offset).limit(limit)
     return [endpoint_json(endpoint) for endpoint in rows], query.count()
 
 
@@ -116,11 +122,11 @@ def delete_endpoint(project_id: str, endpoint_id: str) -> None:
         endpoint.delete_instance()
 
 
-def list_deliveries(project_id: str, endpoint_id: str, status: str | None, offset: int,
+def list_deliveries(project_id: str, endpoint_id: str, status: str | None, order: str, offset: int,
                     limit: int) -> tuple[list[dict], int]:
     endpoint = get_endpoint(project_id, endpoint_id)
     query = WebhookDelivery.select().where(WebhookDelivery.endpoint == endpoint.id)
     if status:
         query = query.where(WebhookDelivery.status == status)
-    rows = query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc()).offset(offset).limit(limit)
+    rows = query.order_by(*_newest_first(WebhookDelivery, order)).offset(offset).limit(limit)
     return [delivery_json(delivery) for delivery in rows], query.count()

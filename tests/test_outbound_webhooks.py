@@ -3,11 +3,15 @@
 and its MRR filter, manual retry and test events, and who may manage endpoints."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 
+from services.outbound import emit
 from store.db import unit_of_work
+from store.models import utcnow
+from store.outbound_deliveries import give_up, purge_settled
 from store.team import add_member
 from tests.test_roles_matrix import user_id_of
 from tests.outbound_support import OUTBOUND_ENV, deliveries, receivers, scheduling, until  # noqa: F401 - fixture
@@ -194,3 +198,35 @@ async def test_a_receiver_that_never_answers_holds_two_attempts_at_most_and_othe
         assert len(silent.received) == 2  # two attempts in flight per endpoint, the rest wait their turn
         assert len(fast.events(fast_endpoint["secret"])) == 6
         silent.close()  # the attempts it holds end now, so the scheduler stops at once
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_emit_after_a_commit_delivers_events_of_other_features(api, ctx, receivers):
+    """`services.outbound.emit` is how code without a transaction (dunning, billing actions)
+    announces what it committed; the payload is passed through as `data`."""
+    async with scheduling(ctx):
+        receiver = receivers()
+        token, project = await api.owner()
+        created = await endpoint(api, token, receiver.url, events=["payment_recovery.opened"], min_mrr_cents=5000)
+        recovery = {"id": "pr_1", "customer_email": "p@example.com", "amount_due_cents": 9900, "currency": "USD",
+                    "status": "open"}
+        assert len(await emit(ctx, project["id"], "payment_recovery.opened", recovery)) == 1
+        assert await emit(ctx, project["id"], "payment_recovery.opened", {**recovery, "amount_due_cents": 100}) == []
+        assert await emit(ctx, project["id"], "billing_action.applied", {"id": "ba_1"}) == []  # not subscribed
+        with pytest.raises(ValueError):
+            await emit(ctx, project["id"], "payment_recovery.misplaced", recovery)
+        assert await until(lambda: len(receiver.received) == 1)
+        [event] = receiver.events(created["secret"])
+        assert (event["type"], event["data"]) == ("payment_recovery.opened", recovery)
+
+
+@pytest.mark.gen_test
+async def test_settled_deliveries_are_forgotten_after_30_days(api, ctx):
+    token, project = await api.owner()
+    await endpoint(api, token, "http://127.0.0.1:9/hook")
+    await api.post("/projects/acme/churn-events", {"customer_email": "f@example.com"}, key=project["secret_key"])
+    [delivery] = deliveries()
+    with unit_of_work():
+        give_up(delivery.id, "test")
+        assert purge_settled() == 0
+        assert purge_settled(now=utcnow() + dt.timedelta(days=31)) == 1
