@@ -1,4 +1,4 @@
-"""`GET /projects/:slug/stats`, `/cohorts`, `/forecasting` (SPEC 6; definitions in docs/analytics.md).
+"""`GET /projects/:slug/stats`, `/cohorts`, `/forecasting` (definitions in docs/analytics.md).
 
 Reads only: the grouped queries run on the worker pool, and their answers are cached per project
 until the next write to it (`services.analytics_cache`).
@@ -11,7 +11,8 @@ import datetime as dt
 from handlers.base import PROJECT_MEMBER, BaseHandler
 from handlers.churn_events import Currency
 from handlers.responses import ANY_OBJECT, BOOLEAN, INTEGER, STRING, Returns, list_of, obj
-from store.validation import Field, FieldError, Integer, Schema, parse_timestamp, validation_error
+from store.input_rules import YEARS_MESSAGE, read_timestamp
+from store.validation import Field, FieldError, Integer, Schema, validation_error
 from services.analytics_cache import AnalyticsCache
 from store import analytics, analytics_months
 from store.analytics_months import add_months, month_start, months_between
@@ -31,9 +32,11 @@ class DateBound(Field):
 
     def convert(self, value, path, from_query):
         text = value.strip() if isinstance(value, str) else ""
-        parsed = parse_timestamp(text) if text else None
-        if parsed is None:
-            raise FieldError("must be an ISO 8601 date (2026-03-31) or timestamp (2026-03-31T12:00:00Z)")
+        try:
+            parsed = read_timestamp(text)
+        except ValueError as error:
+            raise FieldError(YEARS_MESSAGE if str(error) == YEARS_MESSAGE else
+                             "must be an ISO 8601 date (2026-03-31) or timestamp (2026-03-31T12:00:00Z)") from None
         return parsed, len(text) == 10
 
     def _schema(self):
@@ -69,7 +72,8 @@ FORECAST_OUT = obj({"method": STRING, "horizon": INTEGER, "insufficient_history"
 
 
 def analytics_cache(ctx) -> AnalyticsCache:
-    return ctx.service("analytics_cache", AnalyticsCache, forgets_projects=True)
+    # Settings change answers too (lost_after_days); churn data changes them most often.
+    return ctx.service("analytics_cache", AnalyticsCache, forgets_projects=True, forgets_data=True)
 
 
 def _range_error(field: str, message: str):
@@ -100,7 +104,9 @@ class AnalyticsHandler(BaseHandler):
             start = query["from"][0]
         if "to" in query:
             moment, date_only = query["to"]
-            end = moment + (_ONE_DAY if date_only else _INSTANT)
+            step = _ONE_DAY if date_only else _INSTANT
+            # `to` may be the last day the API takes (9999-12-31): the range then runs to the end of time.
+            end = moment + step if moment <= dt.datetime.max - step else dt.datetime.max
         if start is not None and end is not None and start >= end:
             raise _range_error("from", "must not be after `to`")
         lost_after_days = int(project_settings(self.project)["lost_after_days"])

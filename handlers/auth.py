@@ -1,4 +1,5 @@
-"""`/auth/*`: register, login, me, forgot and reset password."""
+"""`/auth/*`: register (with an email verification link), verify-email, login, me, forgot and
+reset password."""
 from __future__ import annotations
 
 import datetime as dt
@@ -18,6 +19,7 @@ from store.db import run_db
 
 log = logging.getLogger("windback.auth")
 RESET_TTL = dt.timedelta(hours=1)
+VERIFY_TTL = dt.timedelta(days=7)
 
 
 class Password(String):
@@ -39,7 +41,14 @@ REGISTER = Schema({"email": Email(required=True), "password": Password(required=
                    "name": String(max_length=200, nullable=True)})
 LOGIN = Schema({"email": String(required=True, max_length=254), "password": String(required=True, strip=False, max_length=1000)})
 FORGOT = Schema({"email": Email(required=True)})
-RESET = Schema({"token": String(required=True, min_length=1, max_length=200), "password": Password(required=True)})
+TOKEN = String(required=True, min_length=1, max_length=200)
+RESET = Schema({"token": TOKEN, "password": Password(required=True)})
+VERIFY = Schema({"token": TOKEN})
+
+
+def invalid_token(what: str) -> ApiError:
+    return ApiError(400, "VALIDATION_ERROR", f"This {what} link is invalid, used or expired",
+                    [{"field": "token", "message": "is invalid, used or expired"}])
 
 
 class AuthHandler(BaseHandler):
@@ -47,8 +56,21 @@ class AuthHandler(BaseHandler):
     rules = {"POST": PUBLIC}
 
     def session(self, user) -> dict:
-        token = issue_jwt(user.id, self.ctx.secret, self.ctx.settings.jwt_ttl_seconds)
+        token = issue_jwt(user.id, self.ctx.secret, self.ctx.settings.jwt_ttl_seconds, user.token_generation)
         return {"token": token, "user": users.user_json(user)}
+
+    async def email_link(self, user, store_token, ttl: dt.timedelta, page: str, subject: str, text: str) -> None:
+        """Email `user` a single-use link to `page` (its token stored only as a hash); `text`
+        has a `{link}` placeholder. A delivery failure is logged: the answer was already sent."""
+        token = new_token()
+        await run_db(store_token, user.id, sha256_hex(token), ttl)
+        link = f"{self.ctx.settings.public_url}/app/{page}?token={token}"
+        greeting = f"Hello{' ' + user.name if user.name else ''},\n\n"
+        message = build_message(self.ctx.settings.mail_from, user.email, subject, greeting + text.format(link=link))
+        try:
+            await self.ctx.mailer.send(message)
+        except DeliveryFailed as error:
+            log.warning("%s email for user %s not delivered: %s", page, user.id, error)
 
 
 class RegisterHandler(AuthHandler):
@@ -63,7 +85,26 @@ class RegisterHandler(AuthHandler):
             user = await run_db(users.create_user, body["email"], body.get("name"), password_hash)
         except users.EmailTaken:
             raise conflict("An account with this email already exists") from None
+        tornado.ioloop.IOLoop.current().spawn_callback(self.send_verification_email, user)
         await self.reply(self.session(user), status=201)
+
+    async def send_verification_email(self, user) -> None:
+        await self.email_link(
+            user, users.store_verification_token, VERIFY_TTL, "verify-email", "Confirm your Windback email address",
+            "Please confirm that this address is yours by opening this link within seven days:\n\n{link}\n\n"
+            "If you did not create a Windback account, ignore this email.\n")
+
+
+class VerifyEmailHandler(AuthHandler):
+    body_schemas = {"POST": VERIFY}
+    response_schemas = {"POST": Returns(obj({"verified": BOOLEAN}))}
+
+    async def post(self):
+        """Confirm the account's email address with the token from the verification email."""
+        body = self.parse_body()
+        if not await run_db(users.consume_verification_token, sha256_hex(body["token"])):
+            raise invalid_token("verification")
+        await self.reply({"verified": True})
 
 
 class LoginHandler(AuthHandler):
@@ -109,17 +150,10 @@ class ForgotPasswordHandler(AuthHandler):
         user = await run_db(users.user_by_email, email)
         if user is None:
             return
-        token = new_token()
-        await run_db(users.store_reset_token, user.id, sha256_hex(token), RESET_TTL)
-        link = f"{self.ctx.settings.public_url}/app/reset-password?token={token}"
-        text = (f"Hello{' ' + user.name if user.name else ''},\n\n"
-                "Someone asked to reset the password of your Windback account. If it was you, open this "
-                f"link within an hour:\n\n{link}\n\nIf it was not you, ignore this email; nothing changes.\n")
-        message = build_message(self.ctx.settings.mail_from, user.email, "Reset your Windback password", text)
-        try:
-            await self.ctx.mailer.send(message)
-        except DeliveryFailed as error:
-            log.warning("password reset email for user %s not delivered: %s", user.id, error)
+        await self.email_link(
+            user, users.store_reset_token, RESET_TTL, "reset-password", "Reset your Windback password",
+            "Someone asked to reset the password of your Windback account. If it was you, open this "
+            "link within an hour:\n\n{link}\n\nIf it was not you, ignore this email; nothing changes.\n")
 
 
 class ResetPasswordHandler(AuthHandler):
@@ -127,15 +161,15 @@ class ResetPasswordHandler(AuthHandler):
     response_schemas = {"POST": Returns(obj({"reset": BOOLEAN}))}
 
     async def post(self):
-        """Set a new password with the token from the reset email."""
+        """Set a new password with the token from the reset email; every session and reset link
+        issued before ends."""
         body = self.parse_body()
         try:
             password_hash = await hash_password(body["password"], self.ctx.settings.bcrypt_rounds)
         except PasswordTooLong:
             raise bad_request("must be at most 72 bytes", "password") from None
         if not await run_db(users.consume_reset_token, sha256_hex(body["token"]), password_hash):
-            raise ApiError(400, "VALIDATION_ERROR", "This reset link is invalid, used or expired",
-                           [{"field": "token", "message": "is invalid, used or expired"}])
+            raise invalid_token("reset")
         await self.reply({"reset": True})
 
 
@@ -145,4 +179,5 @@ default_handlers = [
     (r"/api/v1/auth/me", MeHandler),
     (r"/api/v1/auth/forgot-password", ForgotPasswordHandler),
     (r"/api/v1/auth/reset-password", ResetPasswordHandler),
+    (r"/api/v1/auth/verify-email", VerifyEmailHandler),
 ]

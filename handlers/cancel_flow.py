@@ -1,10 +1,11 @@
-"""The cancel flow's public door (SPEC 7): the widget's config and its answers.
+"""The cancel flow's public door (docs/widget.md): the widget's config and its answers.
 
 Both endpoints take a project's public key (never a secret one), answer any origin (CORS, with
-`OPTIONS` preflight) and are limited to 10 requests per 15 s per key (SPEC 9). The config is
+`OPTIONS` preflight) and are limited to 10 requests per 15 s per key and client IP; the answers
+to one key also share a ceiling of 600 per 15 s (docs/widget.md). The config is
 served from an in-process cache of ready-made answers; a settings change or a key rotation in this
 process forgets the project's entries at once (`ctx.change_listeners`), and other processes within
-`CONFIG_TTL` seconds.
+`CONFIG_TTL` seconds. Churn events and webhooks do not touch it: the config holds none of their data.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from store.models import CANCEL_REASONS, utcnow
 
 CONFIG_TTL = 30.0  # bounds how stale another process's cache can be after a settings change
 MAX_KEY_LENGTH = 100
+ANSWERS_TO = "answers:"  # rate-limit keys of the answers to one public key
 
 
 class ConfigCache:
@@ -88,9 +90,9 @@ class CancelFlowHandler(BaseHandler):
                         "ETag, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset")
         self.set_header("Access-Control-Max-Age", "86400")
 
-    def apply_rate_limit(self, key: str, cost: int = 1) -> None:
+    def apply_rate_limit(self, key: str, cost: int = 1, group: str | None = None) -> None:
         # A preflight is the browser's, not the customer's: it shows the bucket but spends nothing.
-        super().apply_rate_limit(key, 0 if self.request.method == "OPTIONS" else cost)
+        super().apply_rate_limit(key, 0 if self.request.method == "OPTIONS" else cost, group)
 
     async def options(self, *args, **kwargs) -> None:
         self.set_status(204)
@@ -127,13 +129,8 @@ class ConfigHandler(CancelFlowHandler):
     async def get(self, public_key: str) -> None:
         config = await self.config_or_404(public_key)
         self.set_header("Cache-Control", "public, max-age=60")
-        self.set_header("ETag", config.etag)
-        if _etag_matches(self.request.headers.get("If-None-Match", ""), config.etag):
-            self.set_status(304)
-            self.clear_header("Content-Type")
-            self.finish()
-            return
-        self.finish(config.body)
+        if not self.not_modified(config.etag):
+            self.finish(config.body)
 
 
 class OfferShown(Field):
@@ -152,7 +149,7 @@ ANSWER = Schema({
     "customer_email": Email(required=True),
     "customer_id": String(max_length=200, nullable=True),
     "reason": Choice(CANCEL_REASONS, required=True),
-    "detail": String(max_length=5000, nullable=True),
+    "detail": String(max_length=5000, nullable=True, multiline=True),
     "offer_shown": OfferShown(nullable=True),
     "offer_accepted": Boolean(default=False),
 }, check=lambda answer: ([{"field": "offer_shown", "message": "cannot be false when the offer was accepted"}]
@@ -169,25 +166,30 @@ class ReasonsHandler(CancelFlowHandler):
                         "OPTIONS": PREFLIGHT}
 
     def rate_limit_key(self) -> str:
-        """The public key in the body (the limit comes before validation, SPEC 9)."""
+        """The public key in the body and the client IP (the limit comes before validation)."""
         try:
             key = json.loads(self.request.body or b"null").get("public_key")
         except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
             key = None
-        return f"pub:{key[:MAX_KEY_LENGTH]}" if isinstance(key, str) and key else "ip:" + self.client_ip
+        if not isinstance(key, str) or not key:
+            return "ip:" + self.client_ip
+        return f"{ANSWERS_TO}{key[:MAX_KEY_LENGTH]}|ip:{self.client_ip}"
+
+    def apply_rate_limit(self, key: str, cost: int = 1, group: str | None = None) -> None:
+        super().apply_rate_limit(key, cost, group)
+        if group is None and key.startswith(ANSWERS_TO):
+            # Then the key's ceiling: second, so a client refused above spends none of it. The
+            # headers keep describing the client's own bucket unless the ceiling refuses.
+            own = self._rate_headers
+            super().apply_rate_limit(key.partition("|ip:")[0], cost, group="cancel_flow_key")
+            if own:
+                self._set_rate_headers(own)
 
     async def post(self) -> None:
         answer = self.parse_body(ANSWER)
         config = await self.config_or_404(answer.pop("public_key"))
         result, created = await self.ctx.actors.project(config.project_id).record_cancel_flow_answer(answer)
         await self.reply(result, status=201 if created else 200)
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    if not header:
-        return False
-    candidates = [tag.strip() for tag in header.split(",")]
-    return "*" in candidates or any(tag.removeprefix("W/") == etag for tag in candidates)
 
 
 default_handlers = [

@@ -1,30 +1,15 @@
 """`/projects`: create, list, get, update settings, rotate keys."""
 from __future__ import annotations
 
-import email.utils
-
 from handlers.base import PROJECT_ADMIN, PROJECT_MEMBER, SIGNED_IN, BaseHandler, list_query_schema
 from handlers.errors import ApiError, conflict, forbidden
-from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_OUT, PROJECT_WITH_ROLE_OUT, ROTATED_KEYS_OUT,
+from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_DETAIL_OUT, PROJECT_WITH_ROLE_OUT, ROTATED_KEYS_OUT,
                                 Returns)
-from store.validation import Boolean, FieldError, Integer, Nested, Schema, String
+from handlers.webhooks import webhook_urls
+from store.validation import Boolean, Integer, MailFrom, Nested, Schema, String
 from store import projects
 from store.cancel_flow import CancelFlowSettings
 from store.db import run_db
-
-
-class MailFrom(String):
-    """`Name <address>` or a bare address."""
-
-    def __init__(self, **kw):
-        super().__init__(max_length=300, **kw)
-
-    def convert(self, value, path, from_query):
-        value = super().convert(value, path, from_query)
-        _, address = email.utils.parseaddr(value)
-        if "@" not in address or " " in address:
-            raise FieldError("must be an email address, optionally with a name: Brand <hello@example.com>")
-        return value
 
 
 def _webhook_secret():
@@ -74,17 +59,26 @@ class ProjectsHandler(BaseHandler):
         data = projects.project_json(project)
         data["secret_key"] = secret_key
         data["role"] = "owner"
-        await self.reply(data, status=201)
+        await self.reply(data, status=201, secret=True)
 
 
 class ProjectHandler(BaseHandler):
     rules = {"GET": PROJECT_MEMBER, "PATCH": PROJECT_ADMIN}
     body_schemas = {"PATCH": PATCH}
-    response_schemas = {"GET": Returns(PROJECT_OUT), "PATCH": Returns(PROJECT_OUT)}
+    response_schemas = {"GET": Returns(PROJECT_DETAIL_OUT), "PATCH": Returns(PROJECT_DETAIL_OUT)}
+
+    def project_detail(self, project, reveal: tuple[str, ...] = ()) -> dict:
+        """The project plus the URLs that point at this server from outside, built from
+        WINDBACK_PUBLIC_URL (what providers and customers' pages reach), never a browser's origin."""
+        data = projects.project_json(project, reveal=reveal)
+        public_url = self.ctx.settings.public_url
+        data["webhook_urls"] = webhook_urls(public_url, project.public_key)
+        data["widget_url"] = f"{public_url}/widget.js"
+        return data
 
     async def get(self, slug):
         """One project."""
-        await self.reply(projects.project_json(self.project))
+        await self.reply(self.project_detail(self.project))
 
     async def patch(self, slug):
         """Rename a project or change its settings (merged key by key)."""
@@ -97,7 +91,7 @@ class ProjectHandler(BaseHandler):
         project, revealed = await run_db(projects.update_project, self.project.id, body.get("name"),
                                          body.get("settings"))
         self.ctx.project_changed(project.id)  # caches of settings forget them at once
-        await self.reply(projects.project_json(project, reveal=revealed))
+        await self.reply(self.project_detail(project, reveal=revealed))
 
 
 class RotateKeysHandler(BaseHandler):
@@ -112,7 +106,7 @@ class RotateKeysHandler(BaseHandler):
         result = await run_db(projects.rotate_keys, self.project.id, body["grace_seconds"], body["public_key"])
         self.ctx.keys.clear()
         self.ctx.project_changed(self.project.id)
-        await self.reply(result)
+        await self.reply(result, secret=True)
 
 
 default_handlers = [

@@ -1,4 +1,4 @@
-"""`/webhooks/{stripe,razorpay,custom}/:publicKey` (SPEC 8): verify, store durably, answer.
+"""`/webhooks/{stripe,razorpay,custom}/:publicKey` (docs/webhooks.md): verify, store durably, answer.
 
 The signature is checked over the raw body before anything is stored; the verified delivery is
 committed (group commit) before the 200 answer; the project's actor applies it afterwards.
@@ -6,12 +6,12 @@ committed (group commit) before the 200 answer; the project's actor applies it a
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 
 from handlers.base import PUBLIC, BaseHandler
 from handlers.errors import ApiError, bad_request, not_found
 from handlers.responses import BOOLEAN, Documented, Returns, obj
+from store.input_rules import text_problem
 from store.validation import ValidationFailed, validation_error
 from services.webhooks import verify
 from store import webhook_mapping as mapping
@@ -19,6 +19,12 @@ from services.webhooks.intake import intake_for
 from store.webhooks import Delivery
 
 PROVIDER_NAMES = {"stripe": "Stripe", "razorpay": "Razorpay", "custom": "custom"}
+WEBHOOKS_PATH = "/api/v1/webhooks"  # + /<provider>/<public key>
+
+
+def webhook_urls(public_url: str, public_key: str) -> dict[str, str]:
+    """Each provider's URL for a project, as its servers reach us (WINDBACK_PUBLIC_URL)."""
+    return {provider: f"{public_url}{WEBHOOKS_PATH}/{provider}/{public_key}" for provider in PROVIDER_NAMES}
 
 
 def invalid_signature(message: str) -> ApiError:
@@ -50,6 +56,8 @@ class WebhookHandler(BaseHandler):
         intake = intake_for(self.ctx)
         project = await intake.project(public_key)
         if project is None:
+            # Unknown keys also spend the client IP's tokens, so guessing keys is limited too.
+            self.apply_rate_limit("ip:" + self.client_ip)
             raise not_found("Webhook endpoint")
         secret = project.secrets.get(provider)
         if not secret:
@@ -88,8 +96,7 @@ class WebhookHandler(BaseHandler):
         event = parse_json(self.text_body())
         if not isinstance(event, dict) or not isinstance(event.get("event"), str):
             raise bad_request("A Razorpay event needs an `event` name", "event")
-        event_id = self.request.headers.get("X-Razorpay-Event-Id") or hashlib.sha256(body).hexdigest()
-        return self._delivery(project_id, "razorpay", event_id, event["event"],
+        return self._delivery(project_id, "razorpay", mapping.razorpay_event_identity(event, body), event["event"],
                               mapping.from_unix(event.get("created_at")))
 
     def read_custom(self, project_id: str, secret: str) -> Delivery:
@@ -124,10 +131,14 @@ class WebhookHandler(BaseHandler):
                   occurred_at: dt.datetime | None) -> Delivery:
         if len(event_id) > 255:
             raise bad_request("The event id is longer than 255 characters", "id")
+        for field, value in (("id", event_id), ("type", event_type)):
+            problem = text_problem(value)
+            if problem:
+                raise bad_request(f"The event {field} {problem}", field)
         status = "received" if event_type in mapping.HANDLED_TYPES[provider] else "ignored"
         return Delivery(project_id, provider, event_id, event_type, self.text_body(), occurred_at, status)
 
 
 default_handlers = [
-    (r"/api/v1/webhooks/(?P<provider>stripe|razorpay|custom)/(?P<public_key>[^/]+)", WebhookHandler),
+    (WEBHOOKS_PATH + r"/(?P<provider>stripe|razorpay|custom)/(?P<public_key>[^/]+)", WebhookHandler),
 ]

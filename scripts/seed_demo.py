@@ -26,8 +26,8 @@ from services.security import hash_password_sync
 from store import projects, users
 from store.cancel_flow import CancelFlowSubmission
 from store.db import database, is_sqlite, transaction, unit_of_work
-from store.models import OPEN_STATUSES, ChurnEvent, Project, utcnow
-from store.variants import STRATEGIES, TONES, Variant
+from store.models import OPEN_STATUSES, STRATEGIES, TONES, ChurnEvent, Project, utcnow
+from store.variants import Variant
 
 LOST_AFTER_DAYS = 90
 CURRENCIES = (("USD", 0.80), ("EUR", 0.15), ("GBP", 0.05))

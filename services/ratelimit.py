@@ -1,4 +1,4 @@
-"""In-process token buckets (SPEC 9).
+"""In-process token buckets (docs/api.md, "Rate limits").
 
 Buckets live in a bounded `cachetools.LRUCache`, so 10,000 distinct keys cost a bounded amount
 of memory: the least recently used bucket is forgotten (and starts full again). The limiter is
@@ -23,6 +23,9 @@ class Limit:
 GROUP_LIMITS = {
     "auth": Limit(5, 10),
     "cancel_flow": Limit(10 / 15, 10),
+    # The answers to one public key from every client together (each client has a bucket of
+    # `cancel_flow`): one client cannot block a merchant's widget, a crowd is still bounded.
+    "cancel_flow_key": Limit(600 / 15, 600),
     "webhooks": Limit(100, 500),
     "general": Limit(10, 30),
 }

@@ -1,5 +1,5 @@
 """Writing and sending recovery emails: the slow parts, run between the project actor's claim
-and commit so that a slow model or mail server never holds the actor (SPEC 1, 5).
+and commit so that a slow model or mail server never holds the actor (docs/emails.md).
 
     generate: actor.claim_generation -> writer.write (here, on the IOLoop, async) -> actor.commit_generation
     send:     actor.claim_send -> mailer.send (async SMTP or outbox) -> actor.mark_variant_sent / _failed

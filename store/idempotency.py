@@ -1,4 +1,8 @@
-"""`Idempotency-Key` records (SPEC 3): scoped to the credential, kept 24 h, 2xx answers only."""
+"""`Idempotency-Key` records: scoped to the credential, kept 24 h, 2xx answers only.
+
+An answer that carried a secret (a new project's or a rotation's secret key) is never kept: the
+record says only that it was `withheld`, and a replay is refused (docs/api.md "Idempotency").
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -38,6 +42,9 @@ def claim(scope: str, key: str, method: str, path: str, body_hash: str) -> Outco
         row = IdempotencyKey.get((IdempotencyKey.scope == scope) & (IdempotencyKey.key == key))
     if row.method != method or row.path != path or row.body_hash != body_hash:
         return Outcome("conflict", message="This Idempotency-Key was already used with another request")
+    if row.state == "withheld":
+        return Outcome("conflict", message="This request already succeeded and its answer carried a secret, "
+                                           "which is shown only once; it is not repeated")
     if row.state != "done":
         if row.created_at < now - IN_FLIGHT_LEASE and _take_over(row, now):
             return Outcome("claimed")
@@ -54,11 +61,13 @@ def _take_over(row: IdempotencyKey, now: dt.datetime) -> bool:
                 .execute()) == 1
 
 
-def complete(scope: str, key: str, status: int, body: str) -> None:
+def complete(scope: str, key: str, status: int, body: str | None) -> None:
+    """Keep a 2xx answer for replays; `body` None: it carried a secret, so keep nothing of it."""
     with transaction():
         if 200 <= status < 300:
-            (IdempotencyKey.update(state="done", response_status=status, response_body=body)
-             .where((IdempotencyKey.scope == scope) & (IdempotencyKey.key == key)).execute())
+            kept = {"state": "done", "response_status": status, "response_body": body} if body is not None else \
+                {"state": "withheld", "response_status": None, "response_body": None}
+            IdempotencyKey.update(**kept).where((IdempotencyKey.scope == scope) & (IdempotencyKey.key == key)).execute()
         else:
             release(scope, key)
 

@@ -28,6 +28,10 @@ CANCEL_REASONS = (
 )
 SOURCES = ("api", "stripe", "razorpay", "custom", "widget")
 PLANS = ("free", "pro", "scale")
+# Recovery emails: one variant per strategy x tone (store/variants.py).
+STRATEGIES = ("discount_offer", "value_reminder", "personal_check_in")
+TONES = ("friendly", "professional", "urgent")
+VARIANT_STATUSES = ("draft", "edited", "sent", "failed")
 ROLES = ("owner", "admin", "member")
 
 
@@ -63,6 +67,12 @@ class User(BaseModel):
     password_hash = peewee.CharField(max_length=100, null=True)  # null: Google-only account
     google_sub = peewee.CharField(max_length=255, null=True, unique=True)
     created_at = peewee.DateTimeField(default=utcnow)
+    # The address was proven (verification link, reset link or Google): only then may a Google
+    # identity join a password account (docs/roles.md).
+    email_verified = peewee.BooleanField(default=False)
+    # Carried as `gen` in every JWT; bumped by a password reset or a Google takeover, which ends
+    # every JWT issued before it.
+    token_generation = peewee.IntegerField(default=0)
 
     class Meta:
         table_name = "users"
@@ -109,7 +119,8 @@ class Membership(BaseModel):
 
 class ChurnEvent(BaseModel):
     id = peewee.CharField(primary_key=True, max_length=40, default=lambda: new_id("ce"))
-    project = peewee.ForeignKeyField(Project, backref="churn_events", on_delete="CASCADE")
+    # No index of its own: every index below starts with the project.
+    project = peewee.ForeignKeyField(Project, backref="churn_events", on_delete="CASCADE", index=False)
     customer_email = peewee.CharField(max_length=254, null=True)  # lower-cased
     customer_name = peewee.CharField(max_length=200, null=True)
     customer_id = peewee.CharField(max_length=200, null=True)
@@ -126,37 +137,44 @@ class ChurnEvent(BaseModel):
     recovered_by_variant_id = peewee.CharField(max_length=40, null=True)
     saved = peewee.BooleanField(default=False)
     metadata = peewee.TextField(default="{}")
-    # The provider's own time of the last webhook applied to this event (ordering, SPEC 8).
+    # The provider's own time of the last webhook applied to this event (ordering, docs/webhooks.md).
     source_event_at = peewee.DateTimeField(null=True)
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
 
     class Meta:
         table_name = "churn_events"
-        # Every list filter and sort, within a project. A sort column carries the id too, so a
-        # page in (column, id) order is read straight off the index, never sorted.
+        # Only what a query plan uses (every insert maintains each index; the plans are in
+        # docs/BENCHMARKS.md, "Indexes on churn_events", from bench/query_plans.py): the list's
+        # default order, churned_at ranges (status filters, the lost sweep, cohorts and
+        # forecasting), and a customer's events by email or id (repeated churns, webhooks, the
+        # email filter and sort). Statistics use the covering indexes of m0008; a sort or filter
+        # on another column reads the project's rows through one of these and sorts them.
         indexes = (
             (("project", "created_at", "id"), False),
-            (("project", "updated_at", "id"), False),
             (("project", "churned_at", "id"), False),
-            (("project", "recovered_at", "id"), False),
-            (("project", "mrr_cents", "id"), False),
-            (("project", "status", "id"), False),
             (("project", "customer_email", "id"), False),
-            (("project", "source"), False),
-            (("project", "cancel_reason"), False),
             (("project", "customer_id"), False),
         )
 
 
-class PasswordResetToken(BaseModel):
+class OneTimeToken(BaseModel):
+    """The columns of an emailed single-use token, kept only as its SHA-256 (no table of its own)."""
+
     token_hash = peewee.CharField(primary_key=True, max_length=64)
     user = peewee.ForeignKeyField(User, on_delete="CASCADE")
     expires_at = peewee.DateTimeField()
     used_at = peewee.DateTimeField(null=True)
 
+
+class PasswordResetToken(OneTimeToken):
     class Meta:
         table_name = "password_reset_tokens"
+
+
+class EmailVerificationToken(OneTimeToken):
+    class Meta:
+        table_name = "email_verification_tokens"
 
 
 class IdempotencyKey(BaseModel):
@@ -165,7 +183,8 @@ class IdempotencyKey(BaseModel):
     method = peewee.CharField(max_length=8)
     path = peewee.CharField(max_length=500)
     body_hash = peewee.CharField(max_length=64)
-    state = peewee.CharField(max_length=12, default="in_flight")  # in_flight | done
+    # in_flight | done | withheld (the answer carried a secret: nothing of it is kept)
+    state = peewee.CharField(max_length=12, default="in_flight")
     response_status = peewee.IntegerField(null=True)
     response_body = peewee.TextField(null=True)
     created_at = peewee.DateTimeField(default=utcnow)

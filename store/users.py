@@ -1,4 +1,5 @@
-"""Users, password-reset tokens and the server-wide signing secret."""
+"""Users, their one-time tokens (password reset, email verification), the token generation that
+ends sessions, and the server-wide signing secret."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,7 +8,8 @@ import secrets
 import peewee
 
 from store.db import transaction
-from store.models import Membership, PasswordResetToken, Project, ServerSetting, User, utcnow
+from store.models import (EmailVerificationToken, Membership, PasswordResetToken, Project, ServerSetting, User,
+                          utcnow)
 from store.serialize import iso
 
 
@@ -35,6 +37,13 @@ def user_by_id(user_id: str) -> User | None:
     return User.get_or_none(User.id == user_id)
 
 
+def token_generation(user_id: str) -> int | None:
+    """The generation a JWT of this user must carry (None: no such user). The one query that
+    authenticating a JWT costs."""
+    row = User.select(User.token_generation).where(User.id == user_id).tuples().first()
+    return row[0] if row else None
+
+
 def user_with_projects(user_id: str) -> dict | None:
     user = user_by_id(user_id)
     if user is None:
@@ -42,6 +51,7 @@ def user_with_projects(user_id: str) -> dict | None:
     rows = (Membership.select(Membership.role, Project.slug, Project.name)
             .join(Project).where(Membership.user == user_id).order_by(Project.created_at))
     data = user_json(user)
+    data["email_verified"] = bool(user.email_verified)
     data["projects"] = [{"slug": m.project.slug, "name": m.project.name, "role": m.role} for m in rows]
     return data
 
@@ -51,22 +61,50 @@ def store_reset_token(user_id: str, token_hash: str, ttl: dt.timedelta) -> None:
         PasswordResetToken.create(token_hash=token_hash, user=user_id, expires_at=utcnow() + ttl)
 
 
+def store_verification_token(user_id: str, token_hash: str, ttl: dt.timedelta) -> None:
+    with transaction():
+        EmailVerificationToken.create(token_hash=token_hash, user=user_id, expires_at=utcnow() + ttl)
+
+
+def _use_token(model, token_hash: str, now: dt.datetime) -> str | None:
+    """Mark a one-time token used; its user's id, or None when unknown, used or expired. A
+    conditional UPDATE, so two concurrent uses of one token cannot both succeed."""
+    token = model.get_or_none(model.token_hash == token_hash)
+    if token is None:
+        return None
+    used = (model.update(used_at=now)
+            .where((model.token_hash == token_hash) & model.used_at.is_null() & (model.expires_at > now))
+            .execute())
+    return token.user_id if used == 1 else None
+
+
+def end_sessions(user_id: str, now: dt.datetime, **changes) -> None:
+    """Apply `changes` to the user and end everything issued before: every JWT (the token
+    generation moves on) and every outstanding reset or verification token."""
+    User.update(token_generation=User.token_generation + 1, **changes).where(User.id == user_id).execute()
+    for model in (PasswordResetToken, EmailVerificationToken):
+        model.update(used_at=now).where((model.user == user_id) & model.used_at.is_null()).execute()
+
+
 def consume_reset_token(token_hash: str, password_hash: str) -> bool:
-    """Set the new password if the token is known, unused and unexpired. Single use is guarded
-    by a conditional UPDATE, so two concurrent resets with one token cannot both succeed."""
+    """Set the new password if the token is known, unused and unexpired. The link reached the
+    inbox, so the address is proven too; every JWT and every other token issued before ends."""
     now = utcnow()
     with transaction():
-        token = PasswordResetToken.get_or_none(PasswordResetToken.token_hash == token_hash)
-        if token is None:
+        user_id = _use_token(PasswordResetToken, token_hash, now)
+        if user_id is None:
             return False
-        used = (PasswordResetToken.update(used_at=now)
-                .where((PasswordResetToken.token_hash == token_hash)
-                       & PasswordResetToken.used_at.is_null()
-                       & (PasswordResetToken.expires_at > now))
-                .execute())
-        if used != 1:
+        end_sessions(user_id, now, password_hash=password_hash, email_verified=True)
+        return True
+
+
+def consume_verification_token(token_hash: str) -> bool:
+    """Mark the address of the token's user verified, if the token is known, unused and unexpired."""
+    with transaction():
+        user_id = _use_token(EmailVerificationToken, token_hash, utcnow())
+        if user_id is None:
             return False
-        User.update(password_hash=password_hash).where(User.id == token.user_id).execute()
+        User.update(email_verified=True).where(User.id == user_id).execute()
         return True
 
 

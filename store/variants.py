@@ -1,5 +1,5 @@
 """Recovery email variants: nine per churn event (3 strategies x 3 tones), and the guarded
-transitions the project actor applies to them (SPEC 5).
+transitions the project actor applies to them (docs/emails.md).
 
 Slow work (writing, sending) happens outside the actor between two transactions, so both are
 claims in the database: a claim row per event being generated (`variant_generations`) and a
@@ -14,19 +14,16 @@ import secrets
 import peewee
 
 from store.errors import conflict, not_found
-from store.churn_events import event_json, get_event
+from store.churn_event_reads import churn_json, cutoff_for
+from store.churn_events import CLOSED_STATUSES, get_event, mark_contacted, mark_variants_ready
 from store.db import transaction
-from store.models import BaseModel, ChurnEvent, Project, new_id, utcnow
+from store.models import STRATEGIES, TONES, BaseModel, ChurnEvent, Project, new_id, utcnow
 from store.projects import project_settings
 from store.outbound import record_event
 from store.serialize import iso
 from store.suppressions import is_suppressed
 
-STRATEGIES = ("discount_offer", "value_reminder", "personal_check_in")
-TONES = ("friendly", "professional", "urgent")
-VARIANT_STATUSES = ("draft", "edited", "sent", "failed")
 SENDABLE = ("draft", "edited", "failed")
-CLOSED_EVENT_STATUSES = ("recovered", "saved")
 
 
 class Variant(BaseModel):
@@ -89,7 +86,7 @@ def variant_json(variant: Variant) -> dict:
 
 
 def _grid_position():
-    """Strategy-major, tone-minor order of the SPEC's grid, for listing."""
+    """Strategy-major, tone-minor order of the 3 x 3 grid, for listing."""
     strategy = peewee.Case(Variant.strategy, [(s, i) for i, s in enumerate(STRATEGIES)], 9)
     tone = peewee.Case(Variant.tone, [(t, i) for i, t in enumerate(TONES)], 9)
     return strategy * 3 + tone
@@ -120,7 +117,7 @@ def _sending(now: dt.datetime):
 
 
 def _refuse_closed(event: ChurnEvent, doing: str) -> None:
-    if event.status in CLOSED_EVENT_STATUSES:
+    if event.status in CLOSED_STATUSES:
         raise conflict(f"Cannot {doing}: the churn event is {event.status}")
 
 
@@ -185,8 +182,7 @@ def commit_generation(project_id: str, event_id: str, claim: str, drafts: list, 
                         status="draft", generator=generator, created_at=now, updated_at=now)
                 for d in drafts]
         Variant.bulk_create(rows)
-        (ChurnEvent.update(status="variants_ready", updated_at=now)
-         .where((ChurnEvent.id == event_id) & (ChurnEvent.status == "new")).execute())
+        mark_variants_ready(event_id, now)
     return [variant_json(v) for v in rows]
 
 
@@ -252,12 +248,11 @@ def mark_sent(project_id: str, event_id: str, variant_id: str, claim: str, messa
                                send_claim_expires_at=None, updated_at=now)
                 .where((Variant.id == variant_id) & (Variant.project == project_id) & (Variant.status != "sent"))
                 .execute())
-        (ChurnEvent.update(status="contacted", updated_at=now)
-         .where((ChurnEvent.id == event_id) & ChurnEvent.status.in_(("new", "variants_ready"))).execute())
+        mark_contacted(event_id, now)
         variant = variant_json(Variant.get_by_id(variant_id))
         if sent:
-            record_event(project_id, "variant.sent",
-                         lambda: {**variant, "churn_event": event_json(project_id, ChurnEvent.get_by_id(event_id))})
+            record_event(project_id, "variant.sent", lambda: {
+                **variant, "churn_event": churn_json(ChurnEvent.get_by_id(event_id), cutoff_for(project_id))})
         return variant
 
 

@@ -6,7 +6,7 @@ effect and the mark commit together or not at all, so applying the same stored e
 replay, a second process) changes nothing. A failure rolls the attempt back and records
 `failed` with the error.
 
-Order (SPEC 8, docs/webhooks.md): events are applied by the provider's own time `T`.
+Order (docs/webhooks.md): events are applied by the provider's own time `T`.
 - A recovery closes the customer's open churn event only if it is not older than the churn
   (`churned_at <= T`); otherwise, or when there is no open event, it is kept as an unmatched
   recovery.
@@ -26,6 +26,7 @@ from store.webhook_mapping import Action, normalize
 from store import churn_events, webhooks
 from store.db import transaction
 from store.models import OPEN_STATUSES, ChurnEvent, utcnow
+from store.raw_sql import prepared
 
 log = logging.getLogger("windback.webhooks")
 
@@ -47,7 +48,7 @@ def apply_stored_event(webhook_event_id: str) -> str:
                 action.customer_email = email_known_for(project_id, action.customer_id)
             action.occurred_at = action.occurred_at or utcnow()
             # Every earlier churn event of the customer, in one query; the rules below read it.
-            history = list(ChurnEvent.select().where(_customer(action, ChurnEvent.project == project_id)))
+            history = customer_history(project_id, action)
             if action.kind == "churn":
                 event_id = apply_churn(project_id, action, row.provider, history)
             else:
@@ -85,8 +86,7 @@ def fill_missing_email(action: Action, history: list[ChurnEvent]) -> None:
             continue
         try:
             with transaction():  # a savepoint: a clash with another open event skips this one
-                ChurnEvent.update(customer_email=action.customer_email, updated_at=utcnow()).where(
-                    (ChurnEvent.id == event.id) & ChurnEvent.customer_email.is_null()).execute()
+                churn_events.fill_missing_email(event.id, action.customer_email)
         except peewee.IntegrityError:
             log.info("not filling email of churn event %s: the customer has another open event", event.id)
 
@@ -95,22 +95,17 @@ def newest(events: list[ChurnEvent]) -> ChurnEvent | None:
     return max(events, key=lambda event: (event.created_at, event.id)) if events else None
 
 
-def _customer(action: Action, condition):
-    """`condition` for this customer, by email or by customer id, as a top-level OR so that SQLite
-    searches the (project, customer_email) and (project, customer_id) indexes."""
-    match = []
-    if action.customer_email:
-        match.append(condition & (ChurnEvent.customer_email == action.customer_email))
-    if action.customer_id:
-        match.append(condition & (ChurnEvent.customer_id == action.customer_id))
-    return match[0] if len(match) == 1 else (match[0] | match[1])
+def customer_history(project_id: str, action: Action) -> list[ChurnEvent]:
+    """Every churn event of the action's customer, by email or by customer id, as a top-level OR
+    so that SQLite searches the (project, customer_email) and (project, customer_id) indexes."""
+    given = {name: value for name, value in (("customer_email", action.customer_email),
+                                             ("customer_id", action.customer_id)) if value}
 
+    def build(slot):
+        match = [(ChurnEvent.project == slot("project")) & (getattr(ChurnEvent, name) == slot(name)) for name in given]
+        return ChurnEvent.select().where(match[0] if len(match) == 1 else (match[0] | match[1]))
 
-def _stamp(event_id: str, when) -> None:
-    """Remember the provider time of the newest webhook applied to the event."""
-    (ChurnEvent.update(source_event_at=when)
-     .where((ChurnEvent.id == event_id) & (ChurnEvent.source_event_at.is_null() | (ChurnEvent.source_event_at < when)))
-     .execute())
+    return prepared(("customer-history", tuple(given)), build).rows(ChurnEvent, project=project_id, **given)
 
 
 def apply_churn(project_id: str, action: Action, source: str, history: list[ChurnEvent]) -> str:
@@ -124,12 +119,12 @@ def apply_churn(project_id: str, action: Action, source: str, history: list[Chur
     if existing is not None:
         if existing.source_event_at is None or existing.source_event_at <= when:
             churn_events.record_churn(project_id, fields)  # newer data: update the open event
-            _stamp(existing.id, when)
+            churn_events.note_provider_time(existing.id, when)
         return existing.id
     recovery = webhooks.pending_recovery(project_id, action.customer_id, action.customer_email, when)
     event, created = churn_events.record_churn(project_id, {**fields, "source_event_at": when})
     if not created:
-        _stamp(event.id, when)
+        churn_events.note_provider_time(event.id, when)
     if recovery is not None:
         # The recovery arrived first: the churn is recorded already recovered by it.
         churn_events.mark_recovered(project_id, event.id, recovery.amount_cents, recovered_at=recovery.occurred_at)
@@ -144,5 +139,5 @@ def apply_recovery(project_id: str, action: Action, history: list[ChurnEvent]) -
     if existing is None or existing.churned_at > when:
         return None  # nothing to close yet (or only a newer churn): kept as an unmatched recovery
     churn_events.mark_recovered(project_id, existing.id, action.mrr_cents, recovered_at=when)
-    _stamp(existing.id, when)
+    churn_events.note_provider_time(existing.id, when)
     return existing.id

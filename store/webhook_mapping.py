@@ -2,14 +2,17 @@
 
 `normalize(provider, payload, occurred_at)` returns an `Action`: `churn` (open or update the
 customer's churn event), `recovery` (close it) or `ignored`. Amounts come out in minor units per
-month (`mrr_cents`) with an upper-cased currency (SPEC 8). Looking up what the payload lacks (an
+month (`mrr_cents`) with an upper-cased currency (docs/webhooks.md). Looking up what the payload lacks (an
 email known from an earlier event) is the store's job, not this module's.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass, field
 
+from store.input_rules import YEARS, email_address, text_problem
 from store.validation import Choice, Email, Integer, JsonObject, Schema, String, Timestamp
 from store.models import CANCEL_REASONS
 
@@ -70,22 +73,33 @@ def ignored(note: str) -> Action:
 
 
 def from_unix(value) -> dt.datetime | None:
+    """A provider's Unix time, or None when it is not one within the years the API takes."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return dt.datetime.fromtimestamp(value, dt.timezone.utc).replace(tzinfo=None)
+    try:
+        moment = dt.datetime.fromtimestamp(value, dt.timezone.utc).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment if YEARS[0] <= moment.year <= YEARS[1] else None
 
 
 def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}  # Razorpay sends `notes: []` when empty
 
 
-def _str(value) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
+def _str(value, multiline: bool = False) -> str | None:
+    """A provider's text, or None when it is empty or breaks the API's text rules (a control
+    character, a lone surrogate, a line break where one line is expected): left out, not stored."""
+    if not isinstance(value, str) or text_problem(value, multiline):
+        return None
+    return value.strip() or None
 
 
 def _email(value) -> str | None:
+    """One valid address by the API's rule, lower-cased; anything else (a list, a unicode local
+    part) is left out: the event is stored without it, as if the provider had sent none."""
     text = _str(value)
-    return text.lower() if text and "@" in text else None
+    return email_address(text) if text else None
 
 
 def _int(value) -> int | None:
@@ -109,7 +123,7 @@ def _currency(value) -> str | None:
 
 
 def monthly(amount: float, interval: str | None, count) -> int:
-    """Minor units per month: yearly / 12, weekly x 52 / 12 (SPEC 8)."""
+    """Minor units per month: yearly / 12, weekly x 52 / 12."""
     every = _int(count) or 1
     return round(amount * _PER_MONTH.get(interval or "month", 1) / every)
 
@@ -167,7 +181,7 @@ def _stripe_subscription(kind: str, obj: dict, when) -> Action:
         reason = "payment_failed" if details.get("reason") == "payment_failed" else \
             STRIPE_FEEDBACK.get(details.get("feedback"))
     return Action(kind, when, email, customer_id, name, plan, mrr, currency or _currency(obj.get("currency")),
-                  reason, _str(details.get("comment")),
+                  reason, _str(details.get("comment"), multiline=True),
                   {"stripe_subscription_id": obj["id"]} if _str(obj.get("id")) else {})
 
 
@@ -232,11 +246,24 @@ def normalize_razorpay(payload: dict) -> Action:
                   _currency(payment.get("currency")) or "INR", reason, None, meta)
 
 
+def razorpay_event_identity(event: dict, body: bytes) -> str:
+    """What makes a Razorpay delivery unique: the event name, its `created_at` and the id of
+    every entity it carries (subscription, payment...), hashed; without any entity id, the
+    body's SHA-256. Never the `X-Razorpay-Event-Id` header: it is outside the signature, so a
+    captured body replayed under a new header would count as new (docs/webhooks.md)."""
+    entities = sorted((name, entity["id"]) for name, wrapper in _dict(event.get("payload")).items()
+                      if isinstance(entity := _dict(wrapper).get("entity"), dict) and _str(entity.get("id")))
+    if not entities:
+        return hashlib.sha256(body).hexdigest()
+    identity = json.dumps([event.get("event"), event.get("created_at"), entities], separators=(",", ":"))
+    return "rzp:" + hashlib.sha256(identity.encode("utf-8")).hexdigest()
+
+
 # --- custom (Standard Webhooks) -------------------------------------------------------------
 
 CUSTOM_CHURN = Schema({
     "type": Choice(("churn",), required=True),
-    "customer_email": Email(nullable=True),
+    "customer_email": Email(nullable=True, invalid_as_null=True),
     "customer_name": String(max_length=200, nullable=True),
     "customer_id": String(max_length=200, nullable=True),
     "plan": String(max_length=200, nullable=True),
@@ -244,14 +271,14 @@ CUSTOM_CHURN = Schema({
     "currency": String(min_length=3, max_length=3, pattern=r"[A-Za-z]{3}", nullable=True,
                        pattern_message="must be a 3-letter ISO 4217 code, e.g. USD"),
     "cancel_reason": Choice(CANCEL_REASONS, nullable=True),
-    "cancel_reason_detail": String(max_length=5000, nullable=True),
+    "cancel_reason_detail": String(max_length=5000, nullable=True, multiline=True),
     "churned_at": Timestamp(past_only=True, nullable=True),
     "metadata": JsonObject(max_bytes=16384, nullable=True),
 }, check=lambda v: [] if v.get("customer_email") or v.get("customer_id") else
     [{"field": "customer_email", "message": "customer_email or customer_id is required"}])
 CUSTOM_RECOVERED = Schema({
     "type": Choice(("recovered",), required=True),
-    "customer_email": Email(nullable=True),
+    "customer_email": Email(nullable=True, invalid_as_null=True),
     "customer_id": String(max_length=200, nullable=True),
     "recovered_mrr_cents": Integer(minimum=0, maximum=10**12, nullable=True),
     "currency": String(min_length=3, max_length=3, pattern=r"[A-Za-z]{3}", nullable=True),

@@ -70,8 +70,10 @@ def signup(base: str, email_address: str, password: str = "correct horse", name:
     return body["data"]["token"]
 
 
-def outbox_token(outbox_dir: str, to: str, timeout: float = 10.0) -> str:
-    """The `token=` of the newest email to `to` in the file outbox."""
+def outbox_token(outbox_dir: str, to: str, timeout: float = 10.0, page: str | None = None) -> str:
+    """The `token=` of the newest email to `to` in the file outbox: of a link to the dashboard's
+    `page`, else of any link but the address verification that registering sends."""
+    link = rf"/app/{page}\?" if page else r"/app/(?!verify-email\?)[\w-]+\?"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for path in sorted(glob.glob(os.path.join(outbox_dir, "**", "*.eml"), recursive=True), key=os.path.getmtime,
@@ -81,7 +83,7 @@ def outbox_token(outbox_dir: str, to: str, timeout: float = 10.0) -> str:
             if to.lower() not in str(message["To"]).lower():
                 continue
             text = "".join(part.get_content() for part in message.walk() if part.get_content_type() == "text/plain")
-            found = re.search(r"token=([A-Za-z0-9_\-.~%]+)", text)
+            found = re.search(link + r"token=([A-Za-z0-9_\-.~%]+)", text)
             if found:
                 return urllib.request.unquote(found.group(1))
         time.sleep(0.1)

@@ -10,7 +10,7 @@ import jwt
 import pytest
 from aiosmtpd.controller import Controller
 
-from store.models import PasswordResetToken, User
+from store.models import EmailVerificationToken, PasswordResetToken, User
 from tests.conftest import free_port
 from tests.helpers import count, execute
 
@@ -103,7 +103,8 @@ async def test_me_lists_the_users_projects(api):
     await api.new_project(token, name="Dan's shop", slug="dans-shop")
     r = await api.get("/auth/me", token=token)
     assert r.status == 200
-    assert set(r.data) == {"id", "email", "name", "created_at", "projects"}
+    assert set(r.data) == {"id", "email", "name", "created_at", "email_verified", "projects"}
+    assert r.data["email_verified"] is False  # until the link in the welcome email is opened
     assert r.data["projects"] == [{"slug": "dans-shop", "name": "Dan's shop", "role": "owner"}]
     assert_no_password_field(r.json)
 
@@ -181,19 +182,28 @@ def smtp_inbox():
     controller.stop()
 
 
-async def wait_for_mail(inbox, n=1, seconds=10.0):
+RESET_SUBJECT = "Reset your Windback password"
+VERIFY_SUBJECT = "Confirm your Windback email address"
+
+
+async def wait_for_mail(inbox, n=1, seconds=10.0, subject=RESET_SUBJECT):
+    """The messages with `subject` (every one when None), once `n` of them arrived."""
+    def matching():
+        return [m for m in inbox.messages if subject is None or m["Subject"] == subject]
+
     deadline = time.monotonic() + seconds
-    while len(inbox.messages) < n and time.monotonic() < deadline:
+    while len(matching()) < n and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
-    return inbox.messages
+    return matching()
 
 
-def reset_token_from(message) -> str:
+def token_from(message, page="reset-password") -> str:
+    """The token of the link to the dashboard's `page` in an email."""
     text = message.get_payload(decode=True).decode() if not message.is_multipart() else \
         message.get_payload(0).get_payload(decode=True).decode()
-    match = re.search(r"(http://windback\.test/\S*[?&]token=)([A-Za-z0-9_\-]+)", text)
+    match = re.search(rf"http://windback\.test/app/{page}\?token=([A-Za-z0-9_\-]+)", text)
     assert match, text
-    return match.group(2)
+    return match.group(1)
 
 
 @pytest.mark.env({"WINDBACK_SMTP_URL": f"smtp://127.0.0.1:{SMTP_PORT}"})
@@ -204,7 +214,7 @@ async def test_password_reset_by_email(api, smtp_inbox):
     assert r.status == 200 and r.data == {"sent": True}
     (message,) = await wait_for_mail(smtp_inbox)
     assert message["To"] == "erin@example.com"
-    token = reset_token_from(message)
+    token = token_from(message)
     assert token not in r.text  # the token travels only by email
     assert count(PasswordResetToken, PasswordResetToken.token_hash == token) == 0  # stored hashed
 
@@ -225,7 +235,7 @@ async def test_an_expired_reset_token_is_refused(api, smtp_inbox):
     await api.signup(email="finn@example.com", password="old password")
     await api.post("/auth/forgot-password", {"email": "finn@example.com"})
     (message,) = await wait_for_mail(smtp_inbox)
-    token = reset_token_from(message)
+    token = token_from(message)
     # An hour and a bit later:
     execute("UPDATE password_reset_tokens SET expires_at = '2000-01-01 00:00:00'")
     r = await api.post("/auth/reset-password", {"token": token, "password": "new password"})
@@ -243,7 +253,7 @@ async def test_forgot_password_for_an_unknown_email_answers_the_same_and_sends_n
     await api.post("/auth/forgot-password", {"email": "gail@example.com"})
     await wait_for_mail(smtp_inbox)
     await asyncio.sleep(0.2)
-    assert [m["To"] for m in smtp_inbox.messages] == ["gail@example.com"]
+    assert [m["To"] for m in smtp_inbox.messages if m["Subject"] == RESET_SUBJECT] == ["gail@example.com"]
     assert count(PasswordResetToken) == 1
 
 
@@ -253,3 +263,69 @@ async def test_reset_with_an_unknown_token_or_bad_password(api):
     assert r.status == 400 and r.error["details"][0]["field"] == "token"
     r = await api.post("/auth/reset-password", {"token": "made-up", "password": "é" * 40})
     assert r.status == 400 and r.error["details"][0]["field"] == "password"
+
+
+# --- email verification (register sends a link; /auth/verify-email) --------------------------
+
+@pytest.mark.env({"WINDBACK_SMTP_URL": f"smtp://127.0.0.1:{SMTP_PORT}"})
+@pytest.mark.gen_test(timeout=30)
+async def test_register_emails_a_single_use_verification_link(api, smtp_inbox):
+    r = await api.post("/auth/register", {"email": "Vera@Example.com", "password": "correct horse", "name": "Vera"})
+    assert r.status == 201
+    session = r.data["token"]
+    (message,) = await wait_for_mail(smtp_inbox, subject=VERIFY_SUBJECT)
+    assert message["To"] == "vera@example.com"
+    token = token_from(message, "verify-email")
+    assert token not in r.text  # the token travels only by email
+    assert count(EmailVerificationToken, EmailVerificationToken.token_hash == token) == 0  # stored hashed
+    # Unverified: the account signs in and works as before.
+    me = await api.get("/auth/me", token=session)
+    assert me.status == 200 and me.data["email_verified"] is False
+    assert (await api.post("/projects", {"name": "Vera's"}, token=session)).status == 201
+
+    r = await api.post("/auth/verify-email", {"token": token})
+    assert r.status == 200 and r.data == {"verified": True}
+    assert (await api.get("/auth/me", token=session)).data["email_verified"] is True
+    again = await api.post("/auth/verify-email", {"token": token})
+    assert again.status == 400 and again.error["code"] == "VALIDATION_ERROR"
+    assert again.error["details"][0]["field"] == "token"
+
+
+@pytest.mark.env({"WINDBACK_SMTP_URL": f"smtp://127.0.0.1:{SMTP_PORT}"})
+@pytest.mark.gen_test(timeout=30)
+async def test_an_unknown_or_expired_verification_token_is_refused(api, smtp_inbox):
+    session = await api.signup(email="walt@example.com")
+    (message,) = await wait_for_mail(smtp_inbox, subject=VERIFY_SUBJECT)
+    r = await api.post("/auth/verify-email", {"token": "made-up"})
+    assert r.status == 400 and r.error["details"][0]["field"] == "token"
+    execute("UPDATE email_verification_tokens SET expires_at = '2000-01-01 00:00:00'")
+    r = await api.post("/auth/verify-email", {"token": token_from(message, "verify-email")})
+    assert r.status == 400 and r.error["code"] == "VALIDATION_ERROR"
+    assert (await api.get("/auth/me", token=session)).data["email_verified"] is False
+
+
+# --- a password reset ends every earlier session and reset link -------------------------------
+
+@pytest.mark.env({"WINDBACK_SMTP_URL": f"smtp://127.0.0.1:{SMTP_PORT}"})
+@pytest.mark.gen_test(timeout=30)
+async def test_a_password_reset_ends_earlier_sessions_and_other_reset_links(api, smtp_inbox):
+    old_session = await api.signup(email="rita@example.com", password="old password")
+    other_device = (await api.post("/auth/login", {"email": "rita@example.com", "password": "old password"})).data["token"]
+    assert (await api.get("/projects", token=other_device)).status == 200
+    for _ in range(2):
+        assert (await api.post("/auth/forgot-password", {"email": "rita@example.com"})).status == 200
+    first, second = [token_from(m) for m in await wait_for_mail(smtp_inbox, n=2)]
+
+    assert (await api.post("/auth/reset-password", {"token": first, "password": "new password"})).status == 200
+    for session in (old_session, other_device):
+        for path in ("/auth/me", "/projects"):
+            r = await api.get(path, token=session)
+            assert r.status == 401 and r.error["code"] == "UNAUTHORIZED", (path, r)
+    # The other outstanding link died with the reset.
+    r = await api.post("/auth/reset-password", {"token": second, "password": "attacker's password"})
+    assert r.status == 400 and r.error["details"][0]["field"] == "token"
+    login = await api.post("/auth/login", {"email": "rita@example.com", "password": "new password"})
+    assert login.status == 200
+    me = await api.get("/auth/me", token=login.data["token"])
+    # The link reached the inbox, so the address is proven as well.
+    assert me.status == 200 and me.data["email_verified"] is True

@@ -1,5 +1,7 @@
 """The cancel flow's public endpoints: config and answers, as the widget and browsers use them."""
+import asyncio
 import secrets
+import time
 
 import pytest
 
@@ -9,7 +11,7 @@ from tests.conftest import table_count
 
 @pytest.fixture
 def strict_limits(test_env):
-    """The real limits of SPEC 9 (the suite otherwise scales them up)."""
+    """The real limits of docs/api.md (the suite otherwise scales them up)."""
     test_env["WINDBACK_RATE_LIMIT_SCALE"] = "1"
 
 
@@ -171,6 +173,30 @@ async def test_answer_creates_widget_event_then_updates_it_and_an_accepted_offer
 
 
 @pytest.mark.gen_test
+async def test_an_answer_never_changes_an_open_events_email_or_customer_id(api):
+    _, project = await api.owner()
+    key = project["secret_key"]
+    victim = await api.post("/projects/acme/churn-events", {"customer_email": "dana@example.com",
+                                                            "customer_id": "cus_1"}, key=key)
+    no_email = await api.post("/projects/acme/churn-events", {"customer_email": "eli@example.com"}, key=key)
+    # Anyone with the public key and a known customer id tries to redirect the customer's emails.
+    r = await api.post("/cancel-flow/reasons", answer(project, customer_id="cus_1",
+                                                     customer_email="attacker@evil.example"))
+    assert r.status == 200 and r.data["churn_event_id"] == victim.data["id"]
+    # ...or to attach their own customer id to someone else's event found by its email.
+    r = await api.post("/cancel-flow/reasons", answer(project, customer_email="eli@example.com",
+                                                     customer_id="cus_attacker"))
+    assert r.status == 200 and r.data["churn_event_id"] == no_email.data["id"]
+    event = (await api.get(f"/projects/acme/churn-events/{victim.data['id']}", key=key)).data
+    assert (event["customer_email"], event["customer_id"], event["cancel_reason"]) == \
+        ("dana@example.com", "cus_1", "too_expensive")  # the reason is the answer's to give
+    event = (await api.get(f"/projects/acme/churn-events/{no_email.data['id']}", key=key)).data
+    assert (event["customer_email"], event["customer_id"]) == ("eli@example.com", None)
+    found = await api.get("/projects/acme/churn-events?customer_email=attacker@evil.example", key=key)
+    assert found.data == []
+
+
+@pytest.mark.gen_test
 async def test_bad_answers_are_400_and_store_nothing(api):
     _, project = await api.owner()
     cases = [
@@ -211,6 +237,52 @@ async def test_ten_answers_per_15_seconds_per_key(strict_limits, api):
     assert other.status == 201, other
     late = await api.get("/projects/first/churn-events?customer_email=late@example.com", key=first["secret_key"])
     assert late.data == []
+
+
+def from_ip(ip):
+    return {"headers": {"X-Forwarded-For": ip}}
+
+
+@pytest.mark.env({"WINDBACK_TRUSTED_PROXIES": "127.0.0.1"})
+@pytest.mark.gen_test(timeout=60)
+async def test_one_client_cannot_block_the_widget_for_the_others(strict_limits, api):
+    _, project = await api.owner()
+    junk = {"public_key": project["public_key"], "customer_email": "x@example.com"}  # no reason: 400
+    for _ in range(10):
+        assert (await api.post("/cancel-flow/reasons", junk, **from_ip("203.0.113.7"))).status == 400
+    blocked = await api.post("/cancel-flow/reasons", answer(project), **from_ip("203.0.113.7"))
+    assert blocked.status == 429 and blocked.error["code"] == "RATE_LIMITED"
+    # Another customer's browser is served; the headers show its own bucket.
+    r = await api.post("/cancel-flow/reasons", answer(project, customer_email="olga@example.com"),
+                       **from_ip("198.51.100.20"))
+    assert r.status == 201, r
+    assert (r.headers["X-RateLimit-Limit"], r.headers["X-RateLimit-Remaining"]) == ("10", "9")
+
+
+@pytest.mark.env({"WINDBACK_TRUSTED_PROXIES": "127.0.0.1"})
+@pytest.mark.gen_test(timeout=120)
+async def test_the_answers_to_one_key_share_a_ceiling_of_600_per_15_seconds(strict_limits, api):
+    _, first = await api.owner("first")
+    _, second = await api.owner("second")
+    junk = {"public_key": first["public_key"], "customer_email": "x@example.com"}
+    started, statuses, refusals = time.monotonic(), [], []
+    # Each from an IP of its own, so only the ceiling can refuse; batches go on until it does (a
+    # slow machine sends fewer a second, and the ceiling refills meanwhile).
+    for start in range(0, 4000, 50):
+        results = await asyncio.gather(*(api.post("/cancel-flow/reasons", junk, **from_ip(f"10.{n // 62500}.{n // 250 % 250}.{n % 250}"))
+                                         for n in range(start, start + 50)))
+        statuses += [r.status for r in results]
+        refusals += [r for r in results if r.status == 429]
+        if refusals and start >= 850:
+            break
+    elapsed = time.monotonic() - started
+    # 600 at once, then 40 a second as the ceiling refills.
+    assert 600 <= statuses.count(400) <= 600 + 40 * elapsed + 1, (statuses.count(400), elapsed)
+    assert refusals and all(r.headers["X-RateLimit-Limit"] == "600" and int(r.headers["Retry-After"]) >= 1
+                            for r in refusals)
+    # Another merchant's widget is untouched.
+    r = await api.post("/cancel-flow/reasons", answer(second), **from_ip("198.51.100.30"))
+    assert r.status == 201, r
 
 
 @pytest.mark.gen_test

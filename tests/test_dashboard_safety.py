@@ -212,3 +212,27 @@ def test_password_reset_from_the_email_link_and_errors_in_the_envelope_words(liv
     assert "VALIDATION_ERROR" in page.get_by_role("alert").inner_text()
     watch.assert_clean()
     context.close()
+
+
+def test_the_verification_link_confirms_the_address_once_by_a_click(live_server, browser, test_env):
+    base = live_server().url
+    token = signup(base, "vic@example.com")
+    link_token = outbox_token(test_env["WINDBACK_OUTBOX_DIR"], "vic@example.com", page="verify-email")
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    watch = PageWatch(page, allowed_statuses=(400,))
+    page.goto(f"{base}/app/verify-email?token={link_token}")
+    # Opening the link alone (as a mail scanner would) confirms nothing.
+    page.get_by_role("button", name="Confirm my address").wait_for()
+    assert call(base, "GET", "/auth/me", token=token)[1]["data"]["email_verified"] is False
+    page.get_by_role("button", name="Confirm my address").click()
+    page.get_by_text("Your email address is confirmed.").wait_for()
+    assert call(base, "GET", "/auth/me", token=token)[1]["data"]["email_verified"] is True
+    # A second use is refused in the API's words.
+    page.goto(f"{base}/app/verify-email?token={link_token}")
+    page.get_by_role("button", name="Confirm my address").click()
+    page.get_by_role("alert").wait_for()
+    assert "VALIDATION_ERROR" in page.get_by_role("alert").inner_text()
+    watch.assert_clean()
+    context.close()

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from store.models import User
 from tests.conftest import free_port, table_count
+from tests.test_auth import SMTP_PORT, VERIFY_SUBJECT, smtp_inbox, token_from, wait_for_mail  # noqa: F401 - fixture
 
 CLIENT_ID = "windback-test.apps.googleusercontent.com"
 
@@ -126,20 +127,53 @@ async def test_a_good_token_signs_in_and_a_second_time_signs_in_the_same_user(ap
     assert "password" not in first.text
 
 
-@pytest.mark.gen_test
-async def test_an_existing_account_with_the_same_email_is_linked(api, key_a):
+@pytest.mark.env({"WINDBACK_SMTP_URL": f"smtp://127.0.0.1:{SMTP_PORT}"})
+@pytest.mark.gen_test(timeout=30)
+async def test_a_verified_password_account_with_the_same_email_is_joined(api, key_a, smtp_inbox):
     token = await api.signup(email="Gina@Example.com", password="correct horse")
     user_id = (await api.get("/auth/me", token=token)).data["id"]
+    (message,) = await wait_for_mail(smtp_inbox, subject=VERIFY_SUBJECT)
+    assert (await api.post("/auth/verify-email", {"token": token_from(message, "verify-email")})).status == 200
     signed_in = await api.post("/auth/google", {"id_token": key_a.sign()})
     assert signed_in.status == 200 and signed_in.data["user"]["id"] == user_id
-    # The password still works, and the Google account keeps finding the same user.
+    # The password and the earlier session still work, and the Google account keeps finding the same user.
     login = await api.post("/auth/login", {"email": "gina@example.com", "password": "correct horse"})
     assert login.status == 200 and login.data["user"]["id"] == user_id
+    assert (await api.get("/auth/me", token=token)).status == 200
     again = await api.post("/auth/google", {"id_token": key_a.sign(email="gina.new@example.com")})
     assert again.status == 200 and again.data["user"]["id"] == user_id
     # Another Google account with the same address does not take over the linked account.
     other = await api.post("/auth/google", {"id_token": key_a.sign(sub="google-sub-2")})
     assert other.status == 409 and other.error["code"] == "CONFLICT"
+
+
+@pytest.mark.env({"WINDBACK_SMTP_URL": f"smtp://127.0.0.1:{SMTP_PORT}"})
+@pytest.mark.gen_test(timeout=30)
+async def test_google_takes_over_an_unverified_account_of_its_email(api, key_a, smtp_inbox):
+    # Someone registers the victim's address before the victim arrives, and keeps a session.
+    squatter = await api.post("/auth/register", {"email": "gina@example.com", "password": "squatter pass",
+                                                 "name": "Not Gina"})
+    assert squatter.status == 201
+    squatter_session = squatter.data["token"]
+    project = await api.new_project(squatter_session, name="Bait")
+    (message,) = await wait_for_mail(smtp_inbox, subject=VERIFY_SUBJECT)  # went to Gina's inbox, unopened
+
+    signed_in = await api.post("/auth/google", {"id_token": key_a.sign()})
+    assert signed_in.status == 200 and signed_in.data["user"]["id"] == squatter.data["user"]["id"]
+    assert signed_in.data["user"]["name"] == "Gina"
+    # The password is gone and every earlier session ended; Google's session works.
+    login = await api.post("/auth/login", {"email": "gina@example.com", "password": "squatter pass"})
+    assert login.status == 401
+    for path in ("/auth/me", "/projects", f"/projects/{project['slug']}"):
+        assert (await api.get(path, token=squatter_session)).status == 401, path
+    me = await api.get("/auth/me", token=signed_in.data["token"])
+    assert me.status == 200 and me.data["email_verified"] is True
+    # A verification link issued before the takeover is spent too.
+    assert (await api.post("/auth/verify-email", {"token": token_from(message, "verify-email")})).status == 400
+    # Later Google sign-ins find the same account without taking anything over again.
+    again = await api.post("/auth/google", {"id_token": key_a.sign()})
+    assert again.status == 200 and again.data["user"]["id"] == me.data["id"]
+    assert (await api.get("/auth/me", token=signed_in.data["token"])).status == 200
 
 
 REFUSED = {

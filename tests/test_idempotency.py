@@ -1,9 +1,9 @@
-"""Idempotency-Key on authenticated POSTs (SPEC 3)."""
+"""Idempotency-Key on authenticated POSTs (docs/api.md)."""
 import asyncio
 
 import pytest
 
-from store.models import ChurnEvent
+from store.models import ChurnEvent, IdempotencyKey
 from tests.helpers import count
 
 PATH = "/projects/acme/churn-events"
@@ -79,11 +79,37 @@ async def test_concurrent_requests_with_one_key_run_once(api, key):
 
 @pytest.mark.gen_test
 async def test_user_posts_are_idempotent_too(api):
+    token, _ = await api.owner()
+    body = {"customer_email": "u@example.com"}
+    first = await api.post(PATH, body, token=token, headers={"Idempotency-Key": "u-1"})
+    again = await api.post(PATH, body, token=token, headers={"Idempotency-Key": "u-1"})
+    assert first.status == again.status == 201 and again.json == first.json
+    assert count(ChurnEvent) == 1
+
+
+def kept_answers() -> list[str]:
+    return [row.response_body or "" for row in IdempotencyKey.select()]
+
+
+@pytest.mark.gen_test
+async def test_an_answer_that_carried_a_secret_key_is_never_kept_nor_replayed(api):
     token = await api.signup()
     first = await api.post("/projects", {"name": "Acme"}, token=token, headers={"Idempotency-Key": "p-1"})
+    assert first.status == 201 and first.data["secret_key"].startswith("sk_live_")
     again = await api.post("/projects", {"name": "Acme"}, token=token, headers={"Idempotency-Key": "p-1"})
-    assert first.status == again.status == 201 and again.json == first.json
-    assert len((await api.get("/projects", token=token)).data) == 1
+    assert again.status == 409 and again.error["code"] == "CONFLICT"
+    assert "shown only once" in again.error["message"] and "sk_live_" not in again.text
+    assert len((await api.get("/projects", token=token)).data) == 1  # nothing made twice
+
+    rotate = "/projects/acme/rotate-keys"
+    rotated = await api.post(rotate, {"public_key": True}, token=token, headers={"Idempotency-Key": "r-1"})
+    assert rotated.status == 200 and rotated.data["secret_key"].startswith("sk_live_")
+    again = await api.post(rotate, {"public_key": True}, token=token, headers={"Idempotency-Key": "r-1"})
+    assert again.status == 409 and "shown only once" in again.error["message"]
+    # The rotated key is the one that works: the replay did not rotate again.
+    assert (await api.get("/projects/acme", key=rotated.data["secret_key"])).status == 200
+    assert not any("sk_live_" in answer for answer in kept_answers())
+    assert count(IdempotencyKey) == 2
 
 
 @pytest.mark.gen_test

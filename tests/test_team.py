@@ -13,6 +13,7 @@ from store.db import unit_of_work
 from store.models import utcnow
 from store.team import Invitation
 from tests.conftest import free_port
+from tests.helpers import is_address_check
 
 LINK = re.compile(r"(http://windback\.test/app/accept-invitation\?token=)([A-Za-z0-9_\-]+)")
 
@@ -25,7 +26,9 @@ class Inbox:
         self.messages: list[email.message.EmailMessage] = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        if not is_address_check(message):
+            self.messages.append(message)
         return "250 OK"
 
     def token_in(self, message) -> str:

@@ -1,4 +1,5 @@
-"""Razorpay webhooks: amounts in paise, event id from X-Razorpay-Event-Id (else the body's hash)."""
+"""Razorpay webhooks: amounts in paise; a delivery is identified by its payload's own ids, never by the
+unsigned X-Razorpay-Event-Id header."""
 import asyncio
 import time
 
@@ -19,7 +20,7 @@ async def test_halted_subscription_creates_a_payment_failed_churn_event(api):
     r = await deliver(api, project, razorpay_event("subscription.halted", amount=49900), event_id="evt_R_1")
     assert r.status == 200 and r.data == {"received": True, "duplicate": False}, r
     rows = await settled(project["id"])
-    assert [(row.event_id, row.status) for row in rows] == [("evt_R_1", "processed")]
+    assert [row.status for row in rows] == ["processed"] and rows[0].event_id.startswith("rzp:")
     [event] = churn_events(project["id"])
     assert event.source == "razorpay"
     assert (event.customer_email, event.customer_id) == ("ravi@example.in", "cust_R1")
@@ -54,7 +55,7 @@ async def test_the_same_event_three_times_and_twenty_times_concurrently_has_one_
     churn = razorpay_event("subscription.cancelled", created=int(time.time()) - 30)
     answers = [await deliver(api, project, churn, event_id="evt_dup") for _ in range(3)]
     assert [a.data["duplicate"] for a in answers] == [False, True, True]
-    # Without X-Razorpay-Event-Id the body's SHA-256 identifies the delivery.
+    # Without X-Razorpay-Event-Id the payload's ids identify the delivery just the same.
     recovery = encode(razorpay_event("subscription.activated", created=int(time.time())))
     concurrent = await asyncio.gather(*(deliver(api, project, None, body=recovery) for _ in range(20)))
     assert sorted(a.data["duplicate"] for a in concurrent) == [False] + [True] * 19
@@ -85,3 +86,36 @@ async def test_a_later_cancellation_without_an_amount_keeps_the_known_mrr(api):
     assert [row.status for row in rows] == ["processed", "processed"]
     [event] = churn_events(project["id"])
     assert (event.mrr_cents, event.currency, event.status) == (79900, "INR", "new")
+
+
+@pytest.mark.gen_test
+async def test_a_captured_delivery_replayed_under_a_new_event_id_header_is_a_duplicate(api):
+    _, project = await webhook_project(api)
+    now = int(time.time())
+    await deliver(api, project, razorpay_event("subscription.halted", amount=49900, created=now - 60), event_id="e1")
+    recovery = encode(razorpay_event("subscription.charged", amount=49900, created=now - 30))
+    assert (await deliver(api, project, None, body=recovery, event_id="evt_real")).data["duplicate"] is False
+    # The customer churns again later (a new event); then someone replays the captured recovery,
+    # correctly signed, under header ids of their own.
+    await settled(project["id"])
+    await deliver(api, project, razorpay_event("subscription.cancelled", with_payment=False, created=now - 10),
+                  event_id="e3")
+    for forged_id in ("evt_forged_1", "evt_forged_2", None):
+        r = await deliver(api, project, None, body=recovery, event_id=forged_id)
+        assert r.status == 200 and r.data == {"received": True, "duplicate": True}, forged_id
+    rows = await settled(project["id"])
+    assert len(rows) == 3
+    events = churn_events(project["id"])
+    assert [(e.status, e.cancel_reason) for e in events] == [("recovered", "payment_failed"), ("new", None)]
+
+
+@pytest.mark.gen_test
+async def test_events_that_share_a_subscription_but_not_a_payment_are_distinct(api):
+    _, project = await webhook_project(api)
+    now = int(time.time())
+    # Two monthly charges of the same subscription: same event name, new payment id and time.
+    first = razorpay_event("subscription.charged", created=now - 40)
+    second = razorpay_event("subscription.charged", created=now - 20)
+    answers = [await deliver(api, project, event, event_id=f"evt_{n}") for n, event in enumerate((first, second))]
+    assert [a.data["duplicate"] for a in answers] == [False, False]
+    assert len(await settled(project["id"])) == 2

@@ -1,7 +1,7 @@
 """The webhook intake of one server process: which project a public key names (cached briefly),
 the group committer that stores verified deliveries, and the hand-off to the project's actor.
 
-Durable first (SPEC 8): a delivery is answered only after the transaction holding it committed;
+Durable first (docs/webhooks.md): a delivery is answered only after the transaction holding it committed;
 applying it happens afterwards in the project's actor, which drains the project's `received`
 events in provider-time order. A drain that is already running is told to go round once more
 instead of starting a second one, so a burst of deliveries costs a few actor calls, not one each.
@@ -43,9 +43,12 @@ def _load_project(public_key: str) -> WebhookProject | None:
 
 
 class WebhookIntake:
-    def __init__(self, ctx, ttl: float = 5.0):
+    def __init__(self, ctx, ttl: float = 5.0, unknown_ttl: float = 60.0):
         self.ctx = ctx
         self._projects: cachetools.TTLCache = cachetools.TTLCache(maxsize=10_000, ttl=ttl)
+        # Keys found to name no project: a repeat costs no query. Never forgotten on a change: a
+        # new public key is random, so it was never looked up before it existed.
+        self._unknown: cachetools.TTLCache = cachetools.TTLCache(maxsize=10_000, ttl=unknown_ttl)
         self._lock = threading.Lock()  # the change feed may call from other threads
         self._drains: dict[str, bool] = {}  # project id -> "go round again"; IOLoop thread only
         self._tasks: set = set()  # running drains (the loop keeps only weak references)
@@ -57,11 +60,15 @@ class WebhookIntake:
             return None  # a secret key (or anything else) never names a webhook endpoint
         with self._lock:
             found = self._projects.get(public_key)
+            if found is None and public_key in self._unknown:
+                return None
         if found is None:
             found = await run_db(_load_project, public_key)
-            if found is not None:
-                with self._lock:
+            with self._lock:
+                if found is not None:
                     self._projects[public_key] = found
+                else:
+                    self._unknown[public_key] = True
         return found
 
     def forget_project(self, project_id: str) -> None:

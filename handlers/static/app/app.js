@@ -20,6 +20,7 @@ const ROUTES = [
   [/^\/app\/register$/, auth.register, { public: true }],
   [/^\/app\/forgot-password$/, auth.forgotPassword, { public: true }],
   [/^\/app\/reset-password$/, auth.resetPassword, { public: true }],
+  [/^\/app\/verify-email$/, auth.verifyEmail, { public: true }],
   [/^\/app\/accept-invitation$/, team.acceptInvitation, { either: true }],
   [/^\/app\/projects$/, projects.list, {}],
   [new RegExp(`^${PROJECT}$`), overview.page, { project: true, nav: "overview" }],
@@ -136,7 +137,7 @@ export async function render() {
     navigate(session.token ? "/app/projects" : "/app/sign-in", { replace: true });
     return;
   }
-  if (route && options.public && session.token && !path.endsWith("reset-password")) {
+  if (route && options.public && session.token && !/(reset-password|verify-email)$/.test(path)) {
     const next = query.get("next") || "";
     navigate(next.startsWith("/app/") ? next : "/app/projects", { replace: true });
     return;

@@ -1,4 +1,4 @@
-// Sign in, register, forgot and reset password.
+// Sign in, register, forgot and reset password, confirm the email address.
 import { call, session, showError, showNotice } from "../api.js";
 import { h, field } from "../dom.js";
 
@@ -102,4 +102,23 @@ export async function resetPassword(main, ctx) {
     ctx.navigate("/app/sign-in?reset=1", { replace: true });
   }, field("New password", password, "At least 8 characters."));
   main.append(card("Choose a new password", messages, form));
+}
+
+// The link of the email sent at registration. Confirmed by a click, not on load: a mail scanner
+// that opens links must not confirm an account someone else registered with this address.
+export async function verifyEmail(main, ctx) {
+  const messages = h("div", { class: "messages", "aria-live": "polite" });
+  const token = ctx.query.get("token") || "";
+  if (!token) {
+    main.append(card("Confirm your email address",
+      h("div", { class: "banner error", role: "alert" }, "This link has no verification token. Use the link from the email.")));
+    return;
+  }
+  const form = authForm(messages, "Confirm my address", async () => {
+    await call("POST", "/auth/verify-email", { body: { token }, auth: false });
+    form.replaceWith(h("p", { class: "links" }, h("a", { href: "/app/projects" }, "Continue to Windback")));
+    showNotice(messages, "Your email address is confirmed.");
+    return true;
+  });
+  main.append(card("Confirm your email address", messages, form));
 }
