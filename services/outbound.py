@@ -38,7 +38,7 @@ def wake_scheduler(ctx) -> None:
 
 
 class DeliveryWaker:
-    """Told after every actor command (`ctx.change_listeners`): when this process queued
+    """Told after every actor command (`ctx.data_changed`): when this process queued
     deliveries since the last time, the scheduler looks at once instead of at its next poll. A
     comparison of two integers when nothing was queued."""
 
@@ -54,7 +54,7 @@ class DeliveryWaker:
 
 
 def watch_for_deliveries(ctx) -> None:
-    ctx.service("outbound_waker", lambda: DeliveryWaker(ctx), forgets_projects=True)
+    ctx.service("outbound_waker", lambda: DeliveryWaker(ctx), forgets_data=True)
 
 
 # --- what is sent ---------------------------------------------------------------------------
