@@ -41,7 +41,9 @@ class WebhookEndpointsHandler(BaseHandler):
     async def post(self, slug):
         body = self.parse_body()
         await check_url(body["url"], self.ctx.settings.allow_private_webhook_urls)
-        await self.reply(await run_db(webhook_endpoints.create_endpoint, self.project.id, body), status=201)
+        # The answer carries the signing secret in clear: an Idempotency-Key never stores it.
+        await self.reply(await run_db(webhook_endpoints.create_endpoint, self.project.id, body), status=201,
+                         secret=True)
 
 
 class WebhookEndpointHandler(BaseHandler):

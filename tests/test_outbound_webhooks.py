@@ -10,7 +10,7 @@ import pytest
 
 from services.outbound import emit
 from store.db import unit_of_work
-from store.models import utcnow
+from store.models import IdempotencyKey, utcnow
 from store.outbound_deliveries import give_up, purge_settled
 from store.team import add_member
 from tests.test_roles_matrix import user_id_of
@@ -148,6 +148,21 @@ async def test_test_event_and_endpoint_changes(api, ctx, receivers):
         assert r.status == 204
         assert (await api.get(base, token=token)).status == 404
         assert (await api.get(base + "/deliveries", token=token)).status == 404
+
+
+@pytest.mark.gen_test
+async def test_a_create_with_an_idempotency_key_never_keeps_the_secret_and_a_replay_is_refused(api):
+    token, _ = await api.owner()
+    body = {"url": "http://127.0.0.1:9/hook"}
+    first = await api.post("/projects/acme/webhook-endpoints", body, token=token, headers={"Idempotency-Key": "we-1"})
+    assert first.status == 201 and first.data["secret"].startswith("whsec_")
+    # The answer carried the secret, so nothing of it was kept to replay: the retry is refused
+    # rather than shown the secret again or given a second endpoint.
+    again = await api.post("/projects/acme/webhook-endpoints", body, token=token, headers={"Idempotency-Key": "we-1"})
+    assert again.status == 409 and again.error["code"] == "CONFLICT"
+    assert first.data["secret"] not in again.text
+    assert all(first.data["secret"] not in (row.response_body or "") for row in IdempotencyKey.select())
+    assert (await api.get("/projects/acme/webhook-endpoints", token=token)).json["meta"]["total"] == 1
 
 
 @pytest.mark.gen_test
