@@ -30,7 +30,7 @@ from services.mailer import make_mailer
 from services.supervisor import fork_children, stop_requested
 from services.webhooks.intake import resume_unapplied
 from services.writers import make_writer
-from store import churn_events, idempotency, users
+from store import churn_events, idempotency, outbound_deliveries, users
 from store.db import (close_database, init_database, refresh_statistics, run_db, start_executor, stop_executor,
                       unit_of_work)
 from store.migrations import migrate_database
@@ -78,6 +78,7 @@ def start_background_tasks(ctx: Context) -> list[tornado.ioloop.PeriodicCallback
         try:
             await run_db(churn_events.sweep_lost)
             await run_db(idempotency.purge_expired)
+            await run_db(outbound_deliveries.purge_settled)
             await resume_unapplied(ctx)  # webhook events stored but never applied (e.g. a restart)
             await run_db(refresh_statistics)
         except Exception:

@@ -29,6 +29,7 @@ setup(
             "aiosmtpd>=1.4,<2",
             "playwright>=1.40,<2",  # drives Debian's chromium (executable_path); no browser download
             "schemathesis>=4.3,<5",  # fuzzes the live server from docs/openapi.json (tests/test_contract.py)
+            "standardwebhooks>=1.1,<2",  # the reference verifier of our outbound webhook signatures
         ],
     },
     entry_points={"console_scripts": ["windback-server=server:main"]},

@@ -68,6 +68,8 @@ class Settings:
     billing_timeout: float = 10.0
     billing_workers: int = 4
     billing_key_file: str = ""  # "": beside the data (see default_billing_key_file)
+    webhook_retry_scale: float = 1.0  # multiplies outbound-webhook retry delays (tests: 0.001)
+    allow_private_webhook_urls: bool = False  # outbound webhook URLs may be http:// and private
 
     @property
     def rate_limiting(self) -> bool:
@@ -250,6 +252,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["billing_workers"] = _int("WINDBACK_BILLING_WORKERS", v, 1, 64)
     values["billing_key_file"] = get("WINDBACK_BILLING_KEY_FILE") or default_billing_key_file(
         values.get("database_url", Settings.database_url))
+    if (v := get("WINDBACK_WEBHOOK_RETRY_SCALE")) is not None:
+        values["webhook_retry_scale"] = _float("WINDBACK_WEBHOOK_RETRY_SCALE", v, 0)
+    if (v := get("WINDBACK_ALLOW_PRIVATE_WEBHOOK_URLS")) is not None:
+        values["allow_private_webhook_urls"] = _bool("WINDBACK_ALLOW_PRIVATE_WEBHOOK_URLS", v)
 
     settings = Settings(**values)
     if settings.require_https and not settings.secret:

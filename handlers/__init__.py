@@ -22,6 +22,7 @@ HANDLER_MODULES = [
     "handlers.webhooks",
     "handlers.billing",
     "handlers.offers",
+    "handlers.outbound_webhooks",
     "handlers.dashboard",
     "handlers.openapi",
 ]

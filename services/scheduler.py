@@ -155,7 +155,10 @@ class Scheduler:
             except jobs.JobEnded as ended:
                 await run_db(jobs.finish, job.id, job.claim, ended.status, None, ended.message)
             except jobs.RetryLater as retry:
-                if job.attempts <= len(kind.retry_delays):
+                if retry.delay is not None:  # the handler keeps its own schedule
+                    due = utcnow() + dt.timedelta(seconds=retry.delay)
+                    await run_db(jobs.retry_later, job.id, job.claim, due, str(retry))
+                elif job.attempts <= len(kind.retry_delays):
                     due = utcnow() + dt.timedelta(seconds=kind.retry_delays[job.attempts - 1])
                     await run_db(jobs.retry_later, job.id, job.claim, due, str(retry))
                 else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 
@@ -19,7 +20,8 @@ from store.db import transaction
 from store.models import CANCEL_REASONS, BaseModel, ChurnEvent, Project, utcnow
 from store.projects import live_key, project_settings
 from store.offers import BILLING_FIELDS, DEFAULT_OFFERS, offer_headline
-from store.serialize import dumps
+from store.outbound import record_event
+from store.serialize import dumps, iso
 
 log = logging.getLogger("windback.cancel_flow")
 
@@ -240,7 +242,9 @@ def record_answer(project_id: str, answer: dict) -> tuple[ChurnEvent, bool]:
     """The widget's answer, in one transaction: the churn event (created with source `widget`, or
     the customer's open one updated, its email and customer id left as they are), `saved` when an
     offer was accepted (a guarded UPDATE from an open status), and the submission row that
-    `save_rate` counts. Returns (event, created)."""
+    `save_rate` counts, announced to outbound webhook endpoints as `cancel_flow.submitted`.
+    Returns (event, created)."""
+    from store.churn_event_reads import churn_json, cutoff_for
     from store.churn_events import mark_saved, record_churn
 
     offer = offer_for(project_id, answer["reason"])
@@ -255,8 +259,26 @@ def record_answer(project_id: str, answer: dict) -> tuple[ChurnEvent, bool]:
         event, created = record_churn(project_id, fields, keep_identity=True)
         if answer.get("offer_accepted"):
             event = mark_saved(event.id)
-        CancelFlowSubmission.create(project=project_id, churn_event=event.id, customer_email=event.customer_email,
-                                    reason=answer["reason"], detail=answer.get("detail"),
-                                    offer_shown=dumps(offer_shown) if offer_shown else None,
-                                    offer_accepted=bool(answer.get("offer_accepted")))
+        submission = CancelFlowSubmission.create(
+            project=project_id, churn_event=event.id, customer_email=event.customer_email, reason=answer["reason"],
+            detail=answer.get("detail"), offer_shown=dumps(offer_shown) if offer_shown else None,
+            offer_accepted=bool(answer.get("offer_accepted")))
+        record_event(project_id, "cancel_flow.submitted",
+                     lambda: submission_json(submission, churn_json(event, cutoff_for(project_id))))
     return event, created
+
+
+def submission_json(submission: CancelFlowSubmission, churn_event: dict) -> dict:
+    """A cancel-flow answer as outbound webhooks show it, with the churn event it changed."""
+    return {
+        "id": str(submission.id),
+        "churn_event_id": submission.churn_event_id,
+        "customer_email": submission.customer_email,
+        "reason": submission.reason,
+        "detail": submission.detail,
+        "offer_shown": json.loads(submission.offer_shown) if submission.offer_shown else None,
+        "offer_accepted": bool(submission.offer_accepted),
+        "saved": bool(churn_event.get("saved")),
+        "created_at": iso(submission.created_at),
+        "churn_event": churn_event,
+    }

@@ -11,6 +11,10 @@ columns it changes, guarded by the state it starts from:
     the reason, a missing email, the provider time  change_cancel_reason, fill_missing_email,
                                                     note_provider_time (status untouched)
 
+A transition that changed a row announces it to the project's outbound webhook endpoints
+(`store.outbound.record_event`, in the same transaction): `churn_event.created`, `.recovered`,
+`.saved`, `.lost`. One that matched no row announces nothing.
+
 No transition reads a row and writes it back whole: with several server processes on one
 PostgreSQL, a row read before another process's commit and saved after it would undo that
 commit. A partial unique index keeps one open event per customer (docs/architecture.md).
@@ -26,10 +30,11 @@ import datetime as dt
 import peewee
 
 from store import campaigns
-from store.churn_event_reads import lost_cutoff
+from store.churn_event_reads import churn_json, cutoff_for, lost_cutoff
 from store.db import database, is_sqlite, transaction
 from store.errors import conflict, not_found
 from store.models import OPEN_STATUSES, ChurnEvent, Project, utcnow
+from store.outbound import record_event, subscribed_endpoints
 from store.projects import project_settings
 from store.raw_sql import cached_sql, insert_params, insert_sql, prepared
 from store.serialize import dumps, loads_object
@@ -63,6 +68,11 @@ GUARDS = {
     "no email yet": lambda slot: ChurnEvent.customer_email.is_null(),
 }
 _SLOT_FIELDS = {"project": ChurnEvent.project, "metadata_read": ChurnEvent.metadata, "id": ChurnEvent.id}
+
+
+def _announce(event_type: str, event: ChurnEvent) -> None:
+    """Queue `event_type` for the event's project's endpoints; the view is built only if one listens."""
+    record_event(event.project_id, event_type, lambda: churn_json(event, cutoff_for(event.project_id)))
 
 
 def _transition(event_id: str, guard: str, given: dict | None = None, **changes) -> ChurnEvent | None:
@@ -179,6 +189,7 @@ def record_churn(project_id: str, fields: dict, keep_identity: bool = False) -> 
                 if existing is None:
                     event = open_event(project_id, fields)
                     campaigns.join(project_id, event, event.created_at)
+                    _announce("churn_event.created", event)
                     return event, True
                 refreshed = refresh_open_event(project_id, existing, fields, keep_identity)
                 if refreshed is not None:
@@ -212,6 +223,7 @@ def mark_recovered(project_id: str, event_id: str, recovered_mrr_cents: int | No
         if event is None:
             raise conflict(f"Churn event is already {get_event(project_id, event_id).status}")
         campaigns.end(event_id, "recovered", event)
+        _announce("churn_event.recovered", event)
         return event
 
 
@@ -223,7 +235,8 @@ def mark_saved(event_id: str) -> ChurnEvent:
         if event is None:
             raise conflict("The customer's churn event is no longer open")
         campaigns.end(event_id, "saved", event)
-    return event
+        _announce("churn_event.saved", event)
+        return event
 
 
 def mark_variants_ready(event_id: str, now: dt.datetime | None = None) -> None:
@@ -265,12 +278,20 @@ def note_provider_time(event_id: str, when: dt.datetime) -> None:
 
 
 def sweep_lost(now: dt.datetime | None = None) -> int:
-    """Mark open events past their project's `lost_after_days` as `lost` (guarded UPDATE)."""
+    """Mark open events past their project's `lost_after_days` as `lost` (guarded UPDATE). In a
+    project with endpoints that want `churn_event.lost`, each event is moved by its own guarded
+    transition (up to 1,000 a sweep), so exactly the events this sweep changed are announced."""
     total = 0
     for project in Project.select(Project.id, Project.settings):
         cutoff = lost_cutoff(int(project_settings(project)["lost_after_days"]), now)
+        past_cutoff = (ChurnEvent.project == project.id) & _is_open() & (ChurnEvent.churned_at < cutoff)
         with transaction():
-            total += (ChurnEvent.update(status="lost", updated_at=utcnow())
-                      .where((ChurnEvent.project == project.id) & _is_open() & (ChurnEvent.churned_at < cutoff))
-                      .execute())
+            if not subscribed_endpoints(project.id, "churn_event.lost"):
+                total += ChurnEvent.update(status="lost", updated_at=utcnow()).where(past_cutoff).execute()
+                continue
+            for (event_id,) in ChurnEvent.select(ChurnEvent.id).where(past_cutoff).limit(1000).tuples():
+                lost = _transition(event_id, "open", status="lost")
+                if lost is not None:
+                    total += 1
+                    record_event(project.id, "churn_event.lost", churn_json(lost, cutoff))
     return total

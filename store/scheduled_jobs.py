@@ -168,4 +168,9 @@ class JobEnded(DomainError):
 
 class RetryLater(Exception):
     """Raised by a job's handler when nothing was done outside and another attempt may succeed
-    (e.g. the mail server could not be reached). The kind's retry delays say when, and how often."""
+    (e.g. the mail server could not be reached). The kind's retry delays say when, and how often;
+    a handler that keeps its own schedule (outbound webhooks) gives `delay` in seconds instead."""
+
+    def __init__(self, message: str = "", delay: float | None = None):
+        super().__init__(message)
+        self.delay = delay

@@ -15,10 +15,12 @@ import peewee
 
 from store import campaigns
 from store.errors import conflict, not_found
+from store.churn_event_reads import churn_json, cutoff_for
 from store.churn_events import CLOSED_STATUSES, get_event, mark_contacted, mark_variants_ready
 from store.db import transaction
 from store.models import STRATEGIES, TONES, BaseModel, ChurnEvent, Project, new_id, utcnow
 from store.projects import project_settings
+from store.outbound import record_event
 from store.serialize import iso
 from store.suppressions import is_suppressed
 
@@ -258,12 +260,16 @@ def mark_sent(project_id: str, event_id: str, variant_id: str, claim: str, messa
             campaigns.end(event_id, "manual_send")
         else:
             campaigns.step_done(event_id, campaign_step)
-        (Variant.update(status="sent", sent_at=now, message_id=message_id, error=None, send_claim=None,
-                        send_claim_expires_at=None, updated_at=now)
-         .where((Variant.id == variant_id) & (Variant.project == project_id) & (Variant.status != "sent"))
-         .execute())
+        sent = (Variant.update(status="sent", sent_at=now, message_id=message_id, error=None, send_claim=None,
+                               send_claim_expires_at=None, updated_at=now)
+                .where((Variant.id == variant_id) & (Variant.project == project_id) & (Variant.status != "sent"))
+                .execute())
         mark_contacted(event_id, now)
-        return variant_json(Variant.get_by_id(variant_id))
+        variant = variant_json(Variant.get_by_id(variant_id))
+        if sent:
+            record_event(project_id, "variant.sent", lambda: {
+                **variant, "churn_event": churn_json(ChurnEvent.get_by_id(event_id), cutoff_for(project_id))})
+        return variant
 
 
 def mark_failed(project_id: str, event_id: str, variant_id: str, claim: str, error: str) -> dict:

@@ -61,6 +61,9 @@ ROWS = [
     row("DELETE", "/projects/{slug}/members/{target_member}", None, 204, 204, 403, 404, 403),
     row("DELETE", "/projects/{slug}/members/{target_admin}", None, 204, 204, 403, 404, 403),
     row("DELETE", "/projects/{slug}/members/{co_owner}", None, 204, 403, 403, 404, 403),
+    # outbound webhook endpoints (a public IP literal: allowed without any DNS lookup)
+    row("GET", "/projects/{slug}/webhook-endpoints", None, 200, 200, 403, 404, 403),
+    row("POST", "/projects/{slug}/webhook-endpoints", {"url": "https://93.184.215.14/hook"}, 201, 201, 403, 404, 403),
 ]
 
 

@@ -1,11 +1,13 @@
 // Settings (owners and admins): brand and mail-from, webhook secrets with each provider's
-// ready-to-paste URL, the cancel-flow editor with a live preview of the real widget, key rotation.
+// ready-to-paste URL, the cancel-flow editor with a live preview of the real widget, outbound
+// webhooks (pages/outbound.js), key rotation.
 import { api, call, showError, showNotice } from "../api.js";
 import { h, clear, field, select, copyButton, confirmDialog } from "../dom.js";
 import { CANCEL_REASONS, DEFAULT_OFFERS, dateTime, offerHeadline } from "../format.js";
 import { secretKeyPanel } from "./projects.js";
 import { settingsSection as campaignSection } from "./campaign.js";
 import { billingSection } from "./billing.js";
+import { outboundSection } from "./outbound.js";
 
 const PROVIDERS = [
   ["stripe", "Stripe", "stripe_webhook_secret", "Signing secret of the endpoint (whsec_…), from Stripe's Developers → Webhooks."],
@@ -264,7 +266,7 @@ export async function page(main, ctx) {
     if (!ctx.isCurrent()) return;
     clear(body, generalSection(project, ctx, messages, reload), webhookSection(project, ctx, messages, reload),
       cancelFlowSection(project, ctx, messages, effective), campaignSection(project, ctx, messages, reload),
-      billingSection(project, ctx, messages, reload),
+      billingSection(project, ctx, messages, reload), outboundSection(ctx),
       keysSection(project, ctx, messages, reload));
   }
   await reload();

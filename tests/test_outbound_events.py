@@ -1,0 +1,136 @@
+"""Every path that changes a churn event announces it once it committed: the REST API, the
+cancel-flow widget, provider webhooks (applied by the actor), sending a variant, the lost sweep.
+A change that is refused announces nothing. Also: an endpoint failing for 5 days is disabled and
+the project's owners and admins are emailed."""
+from __future__ import annotations
+
+import datetime as dt
+import email
+import glob
+import os
+
+import pytest
+
+from store import churn_events
+from store.db import run_db, unit_of_work
+from store.models import utcnow
+from store.outbound import WebhookEndpoint
+from tests.outbound_support import OUTBOUND_ENV, Receiver, deliveries, receivers, scheduling, until  # noqa: F401 - fixture
+from tests.webhook_support import custom_headers, encode, settled, webhook_project
+
+pytestmark = pytest.mark.env(OUTBOUND_ENV)
+
+
+async def subscribe(api, token, url, events=("*",)):
+    r = await api.post("/projects/acme/webhook-endpoints", {"url": url, "events": list(events)}, token=token)
+    assert r.status == 201, r
+    return r.data["secret"]
+
+
+def types_of(receiver: Receiver, secret: str) -> list[str]:
+    return sorted(event["type"] for event in receiver.events(secret))
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_every_path_emits_its_events(api, ctx, receivers):
+    receiver = receivers()
+    async with scheduling(ctx):
+        token, project = await webhook_project(api)
+        secret = await subscribe(api, token, receiver.url)
+        key = project["secret_key"]
+
+        # REST API: created, then recovered; a refused second recovery announces nothing.
+        r = await api.post("/projects/acme/churn-events", {"customer_email": "api@example.com", "mrr_cents": 1000},
+                           key=key)
+        first = r.data["id"]
+        assert (await api.post(f"/projects/acme/churn-events/{first}/recovered", {}, key=key)).status == 200
+        assert (await api.post(f"/projects/acme/churn-events/{first}/recovered", {}, key=key)).status == 409
+        assert await until(lambda: len(receiver.received) == 2)
+        recovered = [e for e in receiver.events(secret) if e["type"] == "churn_event.recovered"]
+        assert recovered[0]["data"]["id"] == first and recovered[0]["data"]["status"] == "recovered"
+
+        # The widget: a new event (source widget), saved by the offer, and the submission itself.
+        r = await api.post("/cancel-flow/reasons", {"public_key": project["public_key"], "customer_email": "w@example.com",
+                                                    "reason": "too_expensive", "offer_accepted": True})
+        assert r.status == 201, r
+        assert await until(lambda: len(receiver.received) == 5)
+        by_type = {e["type"]: e["data"] for e in receiver.events(secret)}
+        assert by_type["churn_event.created"]["source"] in ("api", "widget")
+        assert by_type["churn_event.saved"]["id"] == r.data["churn_event_id"]
+        submitted = by_type["cancel_flow.submitted"]
+        assert (submitted["churn_event_id"], submitted["reason"], submitted["offer_accepted"], submitted["saved"]) == (
+            r.data["churn_event_id"], "too_expensive", True, True)
+        assert submitted["churn_event"]["status"] == "saved"
+
+        # A provider webhook, applied by the project's actor after the answer.
+        body = encode({"type": "churn", "customer_email": "hook@example.com", "customer_id": "u_9", "mrr_cents": 7000})
+        assert (await api.post(f"/webhooks/custom/{project['public_key']}", raw=body,
+                               headers=custom_headers(body))).status == 200
+        await settled(project["id"])
+        assert await until(lambda: len(receiver.received) == 6)
+        hooked = receiver.events(secret)[-1]
+        assert hooked["type"] == "churn_event.created" and hooked["data"]["source"] == "custom"
+
+        # Sending a variant.
+        r = await api.post(f"/projects/acme/churn-events/{hooked['data']['id']}/generate", {}, key=key)
+        assert r.status == 201, r
+        variant = r.data[0]
+        r = await api.post(f"/projects/acme/churn-events/{hooked['data']['id']}/variants/{variant['id']}/send", {},
+                           key=key)
+        assert r.status == 200, r
+        assert await until(lambda: len(receiver.received) == 7)
+        sent = receiver.events(secret)[-1]
+        assert sent["type"] == "variant.sent" and sent["data"]["id"] == variant["id"]
+        assert sent["data"]["status"] == "sent" and sent["data"]["churn_event"]["status"] == "contacted"
+
+        # The lost sweep: an event that churned 200 days ago (the default is lost after 90).
+        old = (utcnow() - dt.timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        r = await api.post("/projects/acme/churn-events", {"customer_email": "old@example.com", "churned_at": old},
+                           key=key)
+        assert await run_db(churn_events.sweep_lost) == 1
+        assert await run_db(churn_events.sweep_lost) == 0  # announced once
+        assert await until(lambda: len(receiver.received) == 9)
+        # Deliveries run concurrently (two per endpoint): this event's `created` may arrive after it.
+        [lost] = [e for e in receiver.events(secret) if e["type"] == "churn_event.lost"]
+        assert lost["data"]["id"] == r.data["id"] and lost["data"]["status"] == "lost"
+        assert types_of(receiver, secret) == sorted(
+            ["churn_event.created"] * 4 + ["churn_event.recovered", "churn_event.saved", "cancel_flow.submitted",
+                                           "variant.sent", "churn_event.lost"])
+        assert await until(lambda: {d.status for d in deliveries()} == {"succeeded"})
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_an_endpoint_failing_for_five_days_is_disabled_and_admins_are_emailed(api, ctx, settings, receivers):
+    failing = receivers(statuses=[500] * 10)
+    async with scheduling(ctx):
+        token, project = await api.owner()
+        r = await api.post("/projects/acme/webhook-endpoints", {"url": failing.url}, token=token)
+        endpoint_id = r.data["id"]
+        with unit_of_work():  # it has been failing since six days ago
+            (WebhookEndpoint.update(failing_since=utcnow() - dt.timedelta(days=6))
+             .where(WebhookEndpoint.id == endpoint_id).execute())
+        await api.post("/projects/acme/churn-events", {"customer_email": "d@example.com"}, key=project["secret_key"])
+        assert await until(lambda: deliveries()[0].status == "failed" and deliveries()[0].attempts == 1)
+        shown = await api.get(f"/projects/acme/webhook-endpoints/{endpoint_id}", token=token)
+        assert shown.data["enabled"] is False and "5 days" in shown.data["disabled_reason"]
+
+        def disabled_mails():
+            # Registration also sends a verification email; only the disabling notice counts here.
+            found = []
+            for path in glob.glob(os.path.join(settings.outbox_dir, "*.eml")):
+                with open(path, "rb") as handle:
+                    message = email.message_from_bytes(handle.read())
+                if message["Subject"] == "A webhook endpoint was disabled":
+                    found.append(message)
+            return found
+
+        assert await until(lambda: len(disabled_mails()) == 1)
+        [message] = disabled_mails()
+        assert "@example.com" in message["To"]
+        assert failing.url in message.get_payload(decode=True).decode()
+
+        # Disabled: a new event queues nothing for it; enabling it again starts afresh.
+        await api.post("/projects/acme/churn-events", {"customer_email": "e@example.com"}, key=project["secret_key"])
+        assert len(deliveries()) == 1
+        r = await api.patch(f"/projects/acme/webhook-endpoints/{endpoint_id}", {"enabled": True}, token=token)
+        assert r.data["enabled"] is True and r.data["disabled_reason"] is None
