@@ -19,6 +19,7 @@ import peewee
 from store.db import transaction
 from store.errors import conflict
 from store.models import BaseModel, Project, new_id, utcnow
+from store.outbound import record_event
 from store.projects import DEFAULT_OFFER_COOLDOWN_DAYS, project_settings
 from store.serialize import dumps, iso, loads_object
 
@@ -201,15 +202,30 @@ def set_params(action_id: str, params: dict) -> None:
 
 def mark_applied(action_id: str, provider_object_id: str | None) -> bool:
     """pending -> applied; False when it was already finished (by another process)."""
-    return bool(BillingAction.update(status="applied", provider_object_id=provider_object_id, completed_at=utcnow(),
-                                     error=None)
-                .where((BillingAction.id == action_id) & (BillingAction.status == "pending")).execute())
+    with transaction():
+        changed = bool(BillingAction.update(status="applied", provider_object_id=provider_object_id,
+                                            completed_at=utcnow(), error=None)
+                       .where((BillingAction.id == action_id) & (BillingAction.status == "pending")).execute())
+        if changed:
+            _announce("billing_action.applied", action_id)
+    return changed
 
 
 def mark_failed(action_id: str, error: str) -> bool:
     """pending -> failed, giving the customer's slot back."""
-    return bool(BillingAction.update(status="failed", error=error[:2000], completed_at=utcnow(), holds_customer=None)
-                .where((BillingAction.id == action_id) & (BillingAction.status == "pending")).execute())
+    with transaction():
+        changed = bool(BillingAction.update(status="failed", error=error[:2000], completed_at=utcnow(),
+                                            holds_customer=None)
+                       .where((BillingAction.id == action_id) & (BillingAction.status == "pending")).execute())
+        if changed:
+            _announce("billing_action.failed", action_id)
+    return changed
+
+
+def _announce(event_type: str, action_id: str) -> None:
+    """Queue the outbound event in the transaction of the change (docs/outbound-webhooks.md)."""
+    action = BillingAction.get_by_id(action_id)
+    record_event(action.project_id, event_type, lambda: action_json(action))
 
 
 def get_action(action_id: str) -> BillingAction:

@@ -22,6 +22,7 @@ from store.db import transaction
 from store.errors import Conflict, not_found
 from store.scheduled_jobs import JobEnded
 from store.models import BaseModel, Project, new_id, utcnow
+from store.outbound import record_event
 from store.projects import project_settings
 from store.suppressions import is_suppressed
 
@@ -91,6 +92,7 @@ def open_recovery(project_id: str, provider: str, fields: dict, occurred_at: dt.
                 for step, hours in enumerate(dunning_steps(project_id)):
                     scheduled_jobs.schedule(EMAIL_JOB, occurred_at + dt.timedelta(hours=hours), project_id,
                                             recovery.id, {"step": step})
+                _announce("payment_recovery.opened", recovery.id)
             return recovery, True
         except peewee.IntegrityError:
             existing = _existing(project_id, provider, fields)
@@ -129,11 +131,22 @@ def close(recovery_id: str, status: str, when: dt.datetime, amount_cents: int | 
         changes["recovered_at"] = when
         changes["amount_recovered_cents"] = (amount_cents if amount_cents is not None
                                              else PaymentRecovery.amount_due_cents)
-    closed = PaymentRecovery.update(**changes).where(
-        (PaymentRecovery.id == recovery_id) & (PaymentRecovery.status == "open")).execute()
-    if closed:
-        scheduled_jobs.cancel(EMAIL_JOB, recovery_id, f"the recovery was closed: {status}")
+    with transaction():
+        closed = PaymentRecovery.update(**changes).where(
+            (PaymentRecovery.id == recovery_id) & (PaymentRecovery.status == "open")).execute()
+        if closed:
+            scheduled_jobs.cancel(EMAIL_JOB, recovery_id, f"the recovery was closed: {status}")
+            if status in ("recovered", "failed"):
+                _announce(f"payment_recovery.{status}", recovery_id)
     return bool(closed)
+
+
+def _announce(event_type: str, recovery_id: str) -> None:
+    """Queue the outbound event in the transaction of the change (docs/outbound-webhooks.md)."""
+    from store.payment_recovery_views import recovery_json  # the views module imports this one
+
+    recovery = PaymentRecovery.get_by_id(recovery_id)
+    record_event(recovery.project_id, event_type, lambda: recovery_json(recovery))
 
 
 def close_matching(project_id: str, provider: str, status: str, when: dt.datetime, invoice_id: str | None = None,

@@ -15,6 +15,7 @@ from store import churn_events
 from store.db import run_db, unit_of_work
 from store.models import utcnow
 from store.outbound import WebhookEndpoint
+from tests.billing_support import connected_project, stripe_fake, widget_answer  # noqa: F401 - fixture
 from tests.outbound_support import OUTBOUND_ENV, Receiver, deliveries, receivers, scheduling, until  # noqa: F401 - fixture
 from tests.webhook_support import custom_headers, encode, settled, webhook_project
 
@@ -134,3 +135,67 @@ async def test_an_endpoint_failing_for_five_days_is_disabled_and_admins_are_emai
         assert len(deliveries()) == 1
         r = await api.patch(f"/projects/acme/webhook-endpoints/{endpoint_id}", {"enabled": True}, token=token)
         assert r.data["enabled"] is True and r.data["disabled_reason"] is None
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_failed_payments_announce_their_opening_and_recovery(api, ctx, receivers):
+    """A payment recovery's opening and closing reach the endpoints, from signed provider
+    deliveries (custom sender), with the recovery as the API shows it; a stop announces nothing."""
+    receiver = receivers()
+    async with scheduling(ctx):
+        token, project = await webhook_project(api)
+        secret = await subscribe(api, token, receiver.url, events=(
+            "payment_recovery.opened", "payment_recovery.recovered", "payment_recovery.failed"))
+
+        async def deliver(payload):
+            body = encode(payload)
+            r = await api.post(f"/webhooks/custom/{project['public_key']}", raw=body, headers=custom_headers(body))
+            assert r.status == 200, r
+            await settled(project["id"])
+
+        for invoice in ("in_1", "in_2"):
+            await deliver({"type": "payment_failed", "customer_email": f"{invoice}@example.com", "invoice_id": invoice,
+                           "amount_due_cents": 4900, "currency": "usd",
+                           "update_payment_url": f"https://pay.example.com/{invoice}"})
+        assert await until(lambda: len(receiver.received) == 2)
+        opened = {e["data"]["invoice_id"]: e["data"] for e in receiver.events(secret)}
+        assert {e["type"] for e in receiver.events(secret)} == {"payment_recovery.opened"}
+        assert opened["in_1"]["id"].startswith("pr_") and opened["in_1"]["status"] == "open"
+        assert opened["in_1"]["amount_due_cents"] == 4900 and opened["in_1"]["currency"] == "USD"
+
+        await deliver({"type": "payment_succeeded", "invoice_id": "in_1"})
+        await deliver({"type": "payment_succeeded", "invoice_id": "in_1"})  # already closed: nothing more
+        assert await until(lambda: len(receiver.received) == 3)
+        [recovered] = [e for e in receiver.events(secret) if e["type"] == "payment_recovery.recovered"]
+        assert recovered["data"]["id"] == opened["in_1"]["id"] and recovered["data"]["status"] == "recovered"
+
+        r = await api.post(f"/projects/acme/payment-recoveries/{opened['in_2']['id']}/stop", {}, token=token)
+        assert r.status == 200, r
+        await deliver({"type": "payment_succeeded", "invoice_id": "in_2"})  # stopped: not reopened or announced
+        assert await until(lambda: {d.status for d in deliveries()} == {"succeeded"})
+        assert types_of(receiver, secret) == ["payment_recovery.opened", "payment_recovery.opened",
+                                              "payment_recovery.recovered"]
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_billing_actions_announce_applied_and_failed(stripe_fake, api, ctx, receivers):
+    """An offer applied in Stripe, and one Stripe refused, each reach the endpoints once, with the
+    billing action as the API shows it."""
+    receiver = receivers()
+    async with scheduling(ctx):
+        token, project, identity = await connected_project(api, stripe_fake)
+        secret = await subscribe(api, token, receiver.url, events=("billing_action.applied", "billing_action.failed"))
+        stripe_fake.add_subscription("cus_1")
+        r = await api.post("/cancel-flow/reasons", widget_answer(project, "cus_1", identity))
+        assert r.status == 200, r
+        applied = r.data["billing_action"]
+        stripe_fake.add_subscription("cus_2")
+        stripe_fake.fail_next(402, {"error": {"type": "card_error", "message": "Your card was declined."}})
+        r = await api.post("/cancel-flow/reasons", widget_answer(project, "cus_2", identity))
+        assert r.status == 502, r
+        assert await until(lambda: len(receiver.received) == 2)
+        by_type = {e["type"]: e["data"] for e in receiver.events(secret)}
+        assert by_type["billing_action.applied"]["id"] == applied["id"]
+        assert by_type["billing_action.applied"]["status"] == "applied"
+        assert by_type["billing_action.failed"]["customer_id"] == "cus_2"
+        assert "declined" in by_type["billing_action.failed"]["error"]

@@ -129,8 +129,9 @@ async def finish(ctx, action: dict, outcome: dict) -> dict:
 
 
 def action_finished(ctx, action: dict) -> None:
-    """Every action passes here once, right after it became `applied` or `failed` (committed):
-    outbound events `billing_action.applied` / `billing_action.failed` belong here."""
+    """Every action passes here once, right after it became `applied` or `failed` (committed; its
+    outbound event `billing_action.applied` / `billing_action.failed` was queued in that
+    transaction by `store.billing.mark_applied` / `mark_failed`)."""
     log.info("billing action %s %s (%s %s)", action["id"], action["status"], action["provider"], action["kind"])
 
 
