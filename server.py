@@ -20,6 +20,7 @@ from handlers import all_routes
 from handlers.base import NotFoundHandler
 from handlers.request_log import log_request
 from services.ratelimit import RateLimiter
+from services import customers
 from services.context import Context
 from services.mailer import make_mailer
 from services.supervisor import fork_children, stop_requested
@@ -71,6 +72,7 @@ def start_background_tasks(ctx: Context) -> list[tornado.ioloop.PeriodicCallback
             await run_db(idempotency.purge_expired)
             await resume_unapplied(ctx)  # webhook events stored but never applied (e.g. a restart)
             await run_db(refresh_statistics)
+            await customers.refresh_all(ctx)  # risk scores: new activity, and days passing
         except Exception:
             log.exception("housekeeping failed")
 

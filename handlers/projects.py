@@ -8,9 +8,10 @@ from handlers.errors import ApiError, conflict, forbidden
 from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_OUT, PROJECT_WITH_ROLE_OUT, ROTATED_KEYS_OUT,
                                 Returns)
 from store.validation import Boolean, FieldError, Integer, Nested, Schema, String
-from store import projects
+from store import customer_scores, projects
 from store.cancel_flow import CancelFlowSettings
 from store.db import run_db
+from store.risk import RiskSettings
 
 
 class MailFrom(String):
@@ -39,6 +40,7 @@ SETTINGS = Schema({
     "razorpay_webhook_secret": _webhook_secret(),
     "custom_webhook_secret": _webhook_secret(),
     "cancel_flow": CancelFlowSettings(nullable=True),  # null: back to the defaults
+    "risk": RiskSettings(nullable=True),  # null: back to the defaults (docs/customers.md)
 })
 CREATE = Schema({
     "name": String(required=True, min_length=1, max_length=200),
@@ -97,6 +99,8 @@ class ProjectHandler(BaseHandler):
         project, revealed = await run_db(projects.update_project, self.project.id, body.get("name"),
                                          body.get("settings"))
         self.ctx.project_changed(project.id)  # caches of settings forget them at once
+        if "risk" in (body.get("settings") or {}):
+            await run_db(customer_scores.score_all_again, project.id)
         await self.reply(projects.project_json(project, reveal=revealed))
 
 

@@ -10,6 +10,7 @@ import re
 
 import peewee
 
+from store import customers
 from store.errors import conflict, not_found
 from store.db import database, is_sqlite, transaction
 from store.models import OPEN_STATUSES, ChurnEvent, Project, utcnow
@@ -152,7 +153,9 @@ def record_churn(project_id: str, fields: dict, keep_identity: bool = False) -> 
                     values = dict(fields)
                     values["metadata"] = dumps(values.get("metadata") or {})
                     values.setdefault("churned_at", now)
-                    return _insert_event({"project": project_id, "created_at": now, "updated_at": now, **values}), True
+                    event = _insert_event({"project": project_id, "created_at": now, "updated_at": now, **values})
+                    customers.note_churn_event(event, created=True)
+                    return event, True
                 changes = {k: v for k, v in fields.items() if k in UPDATABLE_ON_REPEAT and v is not None
                            and not (keep_identity and k in ("customer_email", "customer_id"))}
                 for name in ("customer_email", "customer_id"):
@@ -167,6 +170,7 @@ def record_churn(project_id: str, fields: dict, keep_identity: bool = False) -> 
                     setattr(existing, key, value)
                 existing.updated_at = utcnow()
                 existing.save()
+                customers.note_churn_event(existing, created=False)
                 return existing, False
         except peewee.IntegrityError:
             # Another process opened an event for this customer between our read and insert:
@@ -194,7 +198,9 @@ def mark_recovered(project_id: str, event_id: str, recovered_mrr_cents: int | No
                    .execute())
         if changed != 1:
             raise conflict(f"Churn event is already {event.status}")
-        return ChurnEvent.get_by_id(event_id)
+        event = ChurnEvent.get_by_id(event_id)
+        customers.note_churn_event(event, created=False)
+        return event
 
 
 def update_cancel_reason(project_id: str, event_id: str, reason: str, detail: str | None,

@@ -13,6 +13,7 @@ import secrets
 
 import peewee
 
+from store import customers
 from store.errors import conflict, not_found
 from store.churn_events import get_event
 from store.db import transaction
@@ -253,6 +254,9 @@ def mark_sent(project_id: str, event_id: str, variant_id: str, claim: str, messa
          .execute())
         (ChurnEvent.update(status="contacted", updated_at=now)
          .where((ChurnEvent.id == event_id) & ChurnEvent.status.in_(("new", "variants_ready"))).execute())
+        event = ChurnEvent.get_by_id(event_id)
+        customers.touch(project_id, customer_id=event.customer_id, customer_email=event.customer_email,
+                        kind="email", at=now)
         return variant_json(Variant.get_by_id(variant_id))
 
 
