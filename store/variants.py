@@ -16,6 +16,7 @@ import peewee
 from store import customers
 from store.errors import conflict, not_found
 from store.churn_events import get_event
+from store.customer_views import top_events
 from store.db import transaction
 from store.models import BaseModel, ChurnEvent, Project, new_id, utcnow
 from store.projects import project_settings
@@ -156,6 +157,7 @@ def claim_generation(project_id: str, event_id: str, ttl_seconds: float) -> tupl
             "currency": event.currency,
             "project_name": project.name,
             "settings": project_settings(project),
+            "usage": top_events(project_id, event.customer_id, event.customer_email),
         }
     return claim, inputs
 
