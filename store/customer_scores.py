@@ -17,7 +17,7 @@ from peewee import Case, fn
 
 from store import risk
 from store.customers import Customer, CustomerActivity
-from store.db import transaction
+from store.db import is_sqlite, transaction
 from store.models import Project, utcnow
 from store.serialize import loads_object
 
@@ -59,7 +59,10 @@ def refresh_project(project_id: str, settings: dict | None, now: dt.datetime | N
     while limit is None or done < limit:
         size = CHUNK if limit is None else min(CHUNK, limit - done)
         with transaction():
-            customers = list(_due(project_id, today).order_by(Customer.id).limit(size))
+            due = _due(project_id, today).order_by(Customer.id).limit(size)
+            # PostgreSQL: lock them, so that /track, which skips marking a customer already
+            # waiting to be scored, waits for this scoring instead of being missed by it.
+            customers = list(due if is_sqlite() else due.for_update())
             if not customers:
                 break
             counts = _window_counts(project_id, [c.key for c in customers], today, watch)

@@ -96,7 +96,13 @@ def _customer_upsert_sql(rows: int) -> str:
     if sql is None:
         mark = "?" if sqlite else "%s"
         low, high = ("MIN", "MAX") if sqlite else ("LEAST", "GREATEST")
+        a_minute_before = ("datetime(excluded.last_event_at, '-60 seconds')" if sqlite
+                           else "excluded.last_event_at - interval '60 seconds'")
         one = "(" + ", ".join([mark] * 7) + ")"
+        # The row is written only when it has news: a customer not yet waiting to be scored again,
+        # an event more than a minute after the last one kept (last_seen_at is exact to the
+        # minute), an earlier first event, or a first email. A busy customer's events then cost
+        # one index lookup here, not a row rewrite (docs/customers.md, "Cost on /track").
         sql = ('INSERT INTO "customers" (project_id, key, customer_id, customer_email, first_seen_at, '
                "last_seen_at, last_event_at) VALUES " + ", ".join([one] * rows)
                + " ON CONFLICT (project_id, key) DO UPDATE SET"
@@ -106,7 +112,11 @@ def _customer_upsert_sql(rows: int) -> str:
                f" last_seen_at = {high}(customers.last_seen_at, excluded.last_seen_at),"
                f" last_event_at = {high}(COALESCE(customers.last_event_at, excluded.last_event_at),"
                " excluded.last_event_at),"
-               " activity_seq = customers.activity_seq + 1")
+               " activity_seq = customers.activity_seq + 1"
+               " WHERE customers.activity_seq = customers.scored_seq OR customers.last_event_at IS NULL"
+               f" OR {a_minute_before} > customers.last_event_at"
+               " OR excluded.first_seen_at < customers.first_seen_at"
+               " OR (customers.customer_email IS NULL AND excluded.customer_email IS NOT NULL)")
         _SQL[("customers", rows, sqlite)] = sql
     return sql
 

@@ -196,3 +196,20 @@ async def test_the_score_ranks_future_churners_above_stayers_on_synthetic_data(a
     auc = roc_auc(churners, stayers)
     print(f"ROC AUC on the synthetic set: {auc:.3f} ({len(churners)} churners, {len(stayers)} stayers)")
     assert auc > 0.8
+
+
+@pytest.mark.gen_test
+async def test_scores_follow_new_events_after_a_read(api):
+    token, project = await api.owner()
+    key, path = project["secret_key"], f"/projects/{project['slug']}/customers/cus_1"
+    await track(api, key, [{"event": "login", "customer_id": "cus_1", "timestamp": stamp(noon(20))}] * 4)
+    r = await api.get(path, token=token)
+    assert (r.data["events_last_14d"], r.data["events_prior_28d"]) == (0, 4)
+    assert r.data["risk"]["reasons"][0]["code"] == "activity_drop"
+    # Scored; now a busy week: the same customer's new events are counted and scored again.
+    await track(api, key, [{"event": "login", "customer_id": "cus_1", "timestamp": stamp(noon(d))} for d in (1, 2, 3)])
+    await track(api, key, [{"event": "login", "customer_id": "cus_1", "timestamp": stamp(noon(2))}])
+    r = await api.get(path, token=token)
+    assert (r.data["events_last_14d"], r.data["events_prior_28d"]) == (4, 4)
+    assert r.data["last_seen_at"] == stamp(noon(1)).replace("Z", ".000Z")
+    assert [x["code"] for x in r.data["risk"]["reasons"]] == []
