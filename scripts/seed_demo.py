@@ -21,12 +21,16 @@ import sys
 import time
 
 import _common
+import synthetic_customers
 
 from services.security import hash_password_sync
-from store import projects, users
+from store import customer_scores, customers, projects, users
 from store.cancel_flow import CancelFlowSubmission
 from store.db import database, is_sqlite, transaction, unit_of_work
+from store.churn_events import record_churn
 from store.models import OPEN_STATUSES, ChurnEvent, Project, utcnow
+from store.projects import project_settings
+from store.tracking import TrackedEvent, rows_for
 from store.variants import STRATEGIES, TONES, Variant
 
 LOST_AFTER_DAYS = 90
@@ -167,6 +171,31 @@ def insert_rows(model, rows: list[dict]) -> None:
         model.insert_many(rows[start:start + batch]).execute()
 
 
+def seed_customers(project, count: int, seed: int, now: dt.datetime) -> None:
+    """Customers with two months of use: most keep their habit, some let it fade; a third of
+    those faders have already cancelled (a churn event yesterday), the rest are the at-risk list."""
+    rng = random.Random(seed)
+    people = synthetic_customers.generate(customers=count, seed=seed, now=now)
+    for person in people:
+        person["events"] = [{"event": e["event"], "customer_id": person["customer_id"],
+                             "customer_email": person["customer_email"], "properties_json": "{}",
+                             "timestamp": dt.datetime.fromisoformat(e["timestamp"].rstrip("Z"))}
+                            for e in person["events"]]
+        rows = rows_for(project.id, person["events"])
+        for start in range(0, len(rows), 500):
+            TrackedEvent.insert_many([dict(zip(("project", "event", "customer_id", "customer_email", "properties",
+                                                "occurred_at", "received_at"), row)) for row in rows[start:start + 500]]
+                                     ).execute()
+        customers.add_tracked(rows)
+        if person["will_churn"] and rng.random() < 0.33:
+            name = f"{rng.choice(FIRST_NAMES)} {chr(65 + rng.randrange(26))}."
+            record_churn(project.id, {"customer_email": person["customer_email"], "customer_id": person["customer_id"],
+                                      "customer_name": name, "mrr_cents": rng.choice((1900, 4900, 9900)),
+                                      "cancel_reason": "not_using", "source": "api",
+                                      "churned_at": now - dt.timedelta(days=1)})
+    customer_scores.refresh_project(project.id, project_settings(project), now)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Seed a demo project with twelve months of churn data")
     parser.add_argument("--events", type=int, default=1500, help="churn events to create (default 1500)")
@@ -176,6 +205,8 @@ def main(argv=None) -> int:
     parser.add_argument("--password", help="the owner's password if the user is created (default: random)")
     parser.add_argument("--now", help="ISO date the twelve months end at (default: now)")
     parser.add_argument("--reset", action="store_true", help="replace the project's events if it has some")
+    parser.add_argument("--customers", type=int, default=300,
+                        help="customers with two months of tracked activity (default 300)")
     args = parser.parse_args(argv)
     if args.events < 0:
         parser.error("--events must be 0 or more")
@@ -195,6 +226,8 @@ def main(argv=None) -> int:
         if existing:
             with transaction():
                 ChurnEvent.delete().where(ChurnEvent.project == project.id).execute()  # cascades
+                for model in (TrackedEvent, customers.Customer, customers.CustomerActivity):
+                    model.delete().where(model.project == project.id).execute()
         if is_sqlite():
             # Random ids land all over the indexes: a bigger page cache keeps them in memory.
             database.obj.execute_sql("PRAGMA cache_size = -262144")
@@ -207,6 +240,7 @@ def main(argv=None) -> int:
             insert_rows(Variant, builder.variants)
             insert_rows(CancelFlowSubmission, builder.submissions)
             Project.update(updated_at=utcnow()).where(Project.id == project.id).execute()
+            seed_customers(project, args.customers, args.seed, now)
     if not is_sqlite():
         # Fresh planner statistics and visibility map now, rather than whenever autovacuum gets to
         # the new rows (until then PostgreSQL plans for an empty table).
