@@ -24,7 +24,7 @@ import _common
 import synthetic_customers
 
 from services.security import hash_password_sync
-from store import customer_scores, customers, projects, users
+from store import customer_intake, customer_scores, customers, projects, users
 from store.cancel_flow import CancelFlowSubmission
 from store.db import database, is_sqlite, transaction, unit_of_work
 from store.churn_events import record_churn
@@ -186,7 +186,7 @@ def seed_customers(project, count: int, seed: int, now: dt.datetime) -> None:
             TrackedEvent.insert_many([dict(zip(("project", "event", "customer_id", "customer_email", "properties",
                                                 "occurred_at", "received_at"), row)) for row in rows[start:start + 500]]
                                      ).execute()
-        customers.add_tracked(rows)
+        customer_intake.add_tracked(rows)
         if person["will_churn"] and rng.random() < 0.33:
             name = f"{rng.choice(FIRST_NAMES)} {chr(65 + rng.randrange(26))}."
             record_churn(project.id, {"customer_email": person["customer_email"], "customer_id": person["customer_id"],

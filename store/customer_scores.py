@@ -15,7 +15,7 @@ import json
 import peewee
 from peewee import Case, fn
 
-from store import risk
+from store import customer_intake, risk
 from store.customers import Customer, CustomerActivity
 from store.db import is_sqlite, transaction
 from store.models import Project, utcnow
@@ -53,6 +53,7 @@ def refresh_project(project_id: str, settings: dict | None, now: dt.datetime | N
     """Score the project's due customers (at most `limit`). Returns those whose level became high."""
     now = now or utcnow()
     today = now.date()
+    customer_intake.flush_pending(project_id)
     weights, watch = risk.effective(settings)
     became_high: list[Customer] = []
     done = 0
@@ -91,6 +92,7 @@ def refresh_due(now: dt.datetime | None = None) -> dict[str, list[Customer]]:
     """Score every project's due customers. Returns project id -> customers whose level became high."""
     now = now or utcnow()
     today = now.date()
+    customer_intake.flush_pending()
     project_ids = [row[0] for row in (
         Customer.select(Customer.project).distinct()
         .where((Customer.activity_seq > Customer.scored_seq) | Customer.scored_on.is_null()

@@ -8,17 +8,16 @@ Two tables:
   (a tracked event, `name` its event name), `churn`, `email`, `recovery` or `billing`. The score
   and the timeline read these counts, never the tracked events themselves.
 
-Tracked events feed both tables in the group commit of `/track` (`add_tracked`: two multi-row
-upserts per batch). Everything else calls `touch(...)` inside its own transaction.
+Tracked events feed both tables in the group commit of `/track` (store/customer_intake.py).
+Everything else calls `touch(...)` inside its own transaction.
 """
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 
 import peewee
 
-from store.db import database, is_sqlite
+from store.db import database
 from store.models import BaseModel, Project, utcnow
 
 KINDS = ("event", "churn", "email", "recovery", "billing")
@@ -82,92 +81,6 @@ def key_of(customer_id: str | None, customer_email: str | None) -> str | None:
     if customer_id:
         return customer_id
     return customer_email.lower() if customer_email else None
-
-
-# --- The /track path: rows arrive as (project_id, event, customer_id, email, properties,
-# occurred_at, received_at) tuples, timestamps as SQLite text or PostgreSQL datetimes.
-
-_SQL: dict[tuple, str] = {}
-
-
-def _customer_upsert_sql(rows: int) -> str:
-    sqlite = is_sqlite()
-    sql = _SQL.get(("customers", rows, sqlite))
-    if sql is None:
-        mark = "?" if sqlite else "%s"
-        low, high = ("MIN", "MAX") if sqlite else ("LEAST", "GREATEST")
-        a_minute_before = ("datetime(excluded.last_event_at, '-60 seconds')" if sqlite
-                           else "excluded.last_event_at - interval '60 seconds'")
-        one = "(" + ", ".join([mark] * 7) + ")"
-        # The row is written only when it has news: a customer not yet waiting to be scored again,
-        # an event more than a minute after the last one kept (last_seen_at is exact to the
-        # minute), an earlier first event, or a first email. A busy customer's events then cost
-        # one index lookup here, not a row rewrite (docs/customers.md, "Cost on /track").
-        sql = ('INSERT INTO "customers" (project_id, key, customer_id, customer_email, first_seen_at, '
-               "last_seen_at, last_event_at) VALUES " + ", ".join([one] * rows)
-               + " ON CONFLICT (project_id, key) DO UPDATE SET"
-               " customer_id = COALESCE(customers.customer_id, excluded.customer_id),"
-               " customer_email = COALESCE(customers.customer_email, excluded.customer_email),"
-               f" first_seen_at = {low}(customers.first_seen_at, excluded.first_seen_at),"
-               f" last_seen_at = {high}(customers.last_seen_at, excluded.last_seen_at),"
-               f" last_event_at = {high}(COALESCE(customers.last_event_at, excluded.last_event_at),"
-               " excluded.last_event_at),"
-               " activity_seq = customers.activity_seq + 1"
-               " WHERE customers.activity_seq = customers.scored_seq OR customers.last_event_at IS NULL"
-               f" OR {a_minute_before} > customers.last_event_at"
-               " OR excluded.first_seen_at < customers.first_seen_at"
-               " OR (customers.customer_email IS NULL AND excluded.customer_email IS NOT NULL)")
-        _SQL[("customers", rows, sqlite)] = sql
-    return sql
-
-
-def _activity_upsert_sql(rows: int) -> str:
-    sqlite = is_sqlite()
-    sql = _SQL.get(("activity", rows, sqlite))
-    if sql is None:
-        mark = "?" if sqlite else "%s"
-        one = "(" + ", ".join([mark] * 6) + ")"
-        sql = ('INSERT INTO "customer_activity" (project_id, customer_key, day, kind, name, count) VALUES '
-               + ", ".join([one] * rows)
-               + " ON CONFLICT (project_id, customer_key, day, kind, name)"
-               " DO UPDATE SET count = customer_activity.count + excluded.count")
-        _SQL[("activity", rows, sqlite)] = sql
-    return sql
-
-
-CHUNK = 300  # rows per upsert statement (7 values a row: far below SQLite's bound-variable limit)
-
-
-def add_tracked(rows: list[tuple]) -> None:
-    """Fold a batch of tracked-event rows into both tables; inside the batch's transaction.
-    Rows are aggregated first (one row per customer and per customer-day-name) and sorted, so
-    that concurrent writers lock rows in the same order."""
-    people: dict[tuple, list] = {}
-    counts: dict[tuple, int] = defaultdict(int)
-    for project_id, event, customer_id, email, _props, occurred, _received in rows:
-        key = customer_id or email
-        if isinstance(occurred, str):
-            day = occurred[:10]
-        else:
-            day = occurred.date()
-        person = people.get((project_id, key))
-        if person is None:
-            people[(project_id, key)] = [project_id, key, customer_id, email, occurred, occurred, occurred]
-        else:
-            person[2] = person[2] or customer_id
-            person[3] = person[3] or email
-            person[4] = min(person[4], occurred)
-            person[5] = person[6] = max(person[5], occurred)
-        counts[(project_id, key, day, "event", event)] += 1
-    db = database.obj
-    _upsert_many(db, _customer_upsert_sql, [people[k] for k in sorted(people)])
-    _upsert_many(db, _activity_upsert_sql, [(*k, n) for k, n in sorted(counts.items(), key=lambda kv: kv[0])])
-
-
-def _upsert_many(db, sql_for, rows: list) -> None:
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start:start + CHUNK]
-        db.execute_sql(sql_for(len(chunk)), [value for row in chunk for value in row])
 
 
 # --- Everything else: churn events, emails, payment recoveries, billing actions.
@@ -245,6 +158,7 @@ def note_churn_event(event, created: bool) -> None:
 def backfill(batch: int = 5000) -> None:
     """Build both tables from the tracked events, churn events and sent emails already stored
     (the migration that adds them calls this once)."""
+    from store.customer_intake import add_tracked, flush_pending
     from store.models import ChurnEvent
     from store.tracking import TrackedEvent
     from store.variants import Variant
@@ -260,6 +174,7 @@ def backfill(batch: int = 5000) -> None:
             break
         last_id = rows[-1][0]
         add_tracked([row[1:] for row in rows])
+    flush_pending()
     for event in ChurnEvent.select().order_by(ChurnEvent.created_at):
         note_churn_event(event, created=True)
     sent = (Variant.select(Variant.project, Variant.sent_at, ChurnEvent.customer_id, ChurnEvent.customer_email)

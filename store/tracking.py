@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import peewee
 
-from store import customers
+from store import customer_intake
 from store.db import database, is_sqlite
 from store.group_commit import GroupCommitter
 from store.models import BaseModel, Project, utcnow
@@ -74,7 +74,7 @@ def write_batch(requests: list[list[tuple]]) -> list[int]:
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start:start + INSERT_CHUNK]
         db.execute_sql(_insert_sql(len(chunk)), [value for row in chunk for value in row])
-    customers.add_tracked(rows)  # the daily counts the risk score reads, in the same transaction
+    customer_intake.add_tracked(rows)  # the daily counts the risk score reads, in the same transaction
     return [len(request) for request in requests]
 
 
