@@ -11,6 +11,7 @@ import json
 from peewee import fn
 
 from store.customers import Customer, CustomerActivity
+from store.db import is_sqlite
 from store.errors import not_found
 from store.models import utcnow
 from store.serialize import iso
@@ -37,8 +38,11 @@ def customer_json(c: Customer) -> dict:
 
 
 def _prefix(column, text: str):
-    """`column` starts with `text`, as a range (index-friendly, the same on SQLite and PostgreSQL)."""
-    return (column >= text) & (column < text + "\U0010ffff")
+    """`column` starts with `text`. SQLite compares bytes, so a range (read off an index) is exact;
+    PostgreSQL's collation may not order by bytes, so it asks `starts_with`."""
+    if is_sqlite():
+        return (column >= text) & (column < text + "\U0010ffff")
+    return fn.starts_with(column, text)
 
 
 def list_customers(project_id: str, filters: dict, sort: str, order: str, offset: int,

@@ -58,8 +58,12 @@ class Customer(BaseModel):
         table_name = "customers"
         indexes = (
             (("project", "key"), True),
+            # The list's sorts and filters, each read in order off an index (docs/BENCHMARKS.md).
             (("project", "risk_score", "id"), False),
             (("project", "mrr_cents", "id"), False),
+            (("project", "last_seen_at", "id"), False),
+            (("project", "risk_level", "risk_score", "id"), False),
+            (("project", "status", "risk_score", "id"), False),
             (("project", "customer_email"), False),
         )
 
