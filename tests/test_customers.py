@@ -213,3 +213,15 @@ async def test_scores_follow_new_events_after_a_read(api):
     assert (r.data["events_last_14d"], r.data["events_prior_28d"]) == (4, 4)
     assert r.data["last_seen_at"] == stamp(noon(1)).replace("Z", ".000Z")
     assert [x["code"] for x in r.data["risk"]["reasons"]] == []
+
+
+@pytest.mark.gen_test
+async def test_a_customer_turning_high_is_announced_once(api, caplog):
+    token, project = await api.owner()
+    caplog.set_level("INFO", logger="windback.customers")
+    await track(api, project["secret_key"], known_set())
+    for _ in range(2):  # the second read finds nothing new: no second announcement
+        r = await api.get(f"/projects/{project['slug']}/customers", token=token)
+        assert r.status == 200
+    announced = [rec.getMessage() for rec in caplog.records if "now at high risk" in rec.getMessage()]
+    assert len(announced) == 1 and announced[0].startswith("customer cus_fading of project ")
