@@ -225,3 +225,22 @@ async def test_a_customer_turning_high_is_announced_once(api, caplog):
         assert r.status == 200
     announced = [rec.getMessage() for rec in caplog.records if "now at high risk" in rec.getMessage()]
     assert len(announced) == 1 and announced[0].startswith("customer cus_fading of project ")
+
+
+@pytest.mark.gen_test
+async def test_the_migration_builds_customers_from_what_was_stored_before(api):
+    from store import customers
+    from store.db import transaction, unit_of_work
+
+    token, project = await api.owner()
+    await track(api, project["secret_key"], known_set())
+    r = await api.post(f"/projects/{project['slug']}/churn-events", {"customer_email": "dana@example.com"}, token=token)
+    assert r.status == 201
+    before = (await api.get(f"/projects/{project['slug']}/customers", token=token)).data
+    with unit_of_work(), transaction():  # as a database from before customers existed
+        customers.CustomerActivity.delete().execute()
+        customers.Customer.delete().execute()
+        customers.backfill()
+    after = (await api.get(f"/projects/{project['slug']}/customers", token=token)).data
+    assert [(c["key"], c["status"], c["risk"], c["events_last_14d"]) for c in after] == [
+        (c["key"], c["status"], c["risk"], c["events_last_14d"]) for c in before]
