@@ -27,7 +27,6 @@ from services.security import hash_password_sync
 from store import customer_intake, customer_scores, customers, projects, users
 from store.cancel_flow import CancelFlowSubmission
 from store.db import database, is_sqlite, transaction, unit_of_work
-from store.churn_events import record_churn
 from store.models import OPEN_STATUSES, ChurnEvent, Project, utcnow
 from store.projects import project_settings
 from store.tracking import TrackedEvent, rows_for
@@ -171,28 +170,31 @@ def insert_rows(model, rows: list[dict]) -> None:
         model.insert_many(rows[start:start + batch]).execute()
 
 
-def seed_customers(project, count: int, seed: int, now: dt.datetime) -> None:
-    """Customers with two months of use: most keep their habit, some let it fade; a third of
-    those faders have already cancelled (a churn event yesterday), the rest are the at-risk list."""
-    rng = random.Random(seed)
-    people = synthetic_customers.generate(customers=count, seed=seed, now=now)
+def fading_customers_cancel(events: list[dict], people: list[dict], rng: random.Random) -> list[str]:
+    """A third of the customers whose use fades have already cancelled: they take over the most
+    recent churn events (so the number of churn events stays as asked). Returns those events' ids."""
+    faders = [person for person in people if person["will_churn"] and rng.random() < 0.33]
+    recent = sorted(events, key=lambda event: event["churned_at"], reverse=True)
+    for person, event in zip(faders, recent):
+        event["customer_id"], event["customer_email"] = person["customer_id"], person["customer_email"]
+    return [event["id"] for event in recent[:len(faders)]]
+
+
+def seed_customers(project, people: list[dict], cancelled: list[str], now: dt.datetime) -> None:
+    """Two months of tracked use of `people` (scripts/synthetic_customers.py), their daily counts
+    and their cancellations, then every customer scored."""
     for person in people:
-        person["events"] = [{"event": e["event"], "customer_id": person["customer_id"],
-                             "customer_email": person["customer_email"], "properties_json": "{}",
-                             "timestamp": dt.datetime.fromisoformat(e["timestamp"].rstrip("Z"))}
-                            for e in person["events"]]
-        rows = rows_for(project.id, person["events"])
+        events = [{"event": e["event"], "customer_id": person["customer_id"], "customer_email": person["customer_email"],
+                   "properties_json": "{}", "timestamp": dt.datetime.fromisoformat(e["timestamp"].rstrip("Z"))}
+                  for e in person["events"]]
+        rows = rows_for(project.id, events)
         for start in range(0, len(rows), 500):
             TrackedEvent.insert_many([dict(zip(("project", "event", "customer_id", "customer_email", "properties",
                                                 "occurred_at", "received_at"), row)) for row in rows[start:start + 500]]
                                      ).execute()
         customer_intake.add_tracked(rows)
-        if person["will_churn"] and rng.random() < 0.33:
-            name = f"{rng.choice(FIRST_NAMES)} {chr(65 + rng.randrange(26))}."
-            record_churn(project.id, {"customer_email": person["customer_email"], "customer_id": person["customer_id"],
-                                      "customer_name": name, "mrr_cents": rng.choice((1900, 4900, 9900)),
-                                      "cancel_reason": "not_using", "source": "api",
-                                      "churned_at": now - dt.timedelta(days=1)})
+    for event_id_ in cancelled:
+        customers.note_churn_event(ChurnEvent.get_by_id(event_id_), created=True)
     customer_scores.refresh_project(project.id, project_settings(project), now)
 
 
@@ -235,12 +237,14 @@ def main(argv=None) -> int:
         builder = DemoBuilder(project.id, random.Random(args.seed), now)
         for n in range(args.events):
             builder.add_event(n)
+        people = synthetic_customers.generate(customers=args.customers, seed=args.seed, now=now)
+        cancelled = fading_customers_cancel(builder.events, people, random.Random(args.seed))
         with transaction():  # all or nothing
             insert_rows(ChurnEvent, builder.events)
             insert_rows(Variant, builder.variants)
             insert_rows(CancelFlowSubmission, builder.submissions)
             Project.update(updated_at=utcnow()).where(Project.id == project.id).execute()
-            seed_customers(project, args.customers, args.seed, now)
+            seed_customers(project, people, cancelled, now)
     if not is_sqlite():
         # Fresh planner statistics and visibility map now, rather than whenever autovacuum gets to
         # the new rows (until then PostgreSQL plans for an empty table).

@@ -39,7 +39,7 @@ def generate(customers: int = 200, seed: int = 7, now: dt.datetime | None = None
             if rng.random() < watch_chance:
                 at = now - dt.timedelta(days=ago, seconds=rng.randint(0, 86399))
                 events.append({"event": rng.choice(WATCHED), "timestamp": at.isoformat() + "Z"})
-        out.append({"customer_id": f"cus_{seed}_{n:05d}", "customer_email": f"customer{n}@example.com",
+        out.append({"customer_id": f"cus_{seed}_{n:05d}", "customer_email": f"user{seed}-{n}@example.org",
                     "will_churn": will_churn, "events": events})
     return out
 
