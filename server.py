@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import signal
 import ssl
@@ -18,10 +19,13 @@ from actors.registry import ProjectActors
 from config import VERSION, ConfigError, Settings, load_settings
 from handlers import all_routes
 from handlers.base import NotFoundHandler
+from handlers.https import StrictTransportSecurity
 from handlers.request_log import log_request
 from services.ratelimit import RateLimiter
 from services import customers
 from services.context import Context
+from services import security
+from services.job_kinds import scheduler_for
 from services.mailer import make_mailer
 from services.supervisor import fork_children, stop_requested
 from services.webhooks.intake import resume_unapplied
@@ -38,24 +42,28 @@ TORNADO_MAX_BODY = 8 * 1024 * 1024
 
 def build_context(settings: Settings) -> Context:
     """Open the database (migrating it), and build what the handlers share."""
-    init_database(settings.database_url)
+    init_database(settings.database_url, max_connections=settings.database_connections)
     with unit_of_work():
         migrate_database()
         secret = settings.secret or users.shared_secret()
     refresh_statistics()
     start_executor(settings.db_workers)
-    listeners: list = []
+    security.warm_up(settings.bcrypt_rounds)  # the first unknown-email login costs no extra hash
+    # An actor command changes a project's churn data, never its settings: only the caches of
+    # that data forget the project (the widget config stays cached under a webhook stream).
     actors = ProjectActors(start_project_actor, timeout=settings.actor_timeout,
+                           max_actors=settings.max_actors, threads=settings.actor_threads,
                            idle_seconds=settings.actor_idle_seconds,
-                           on_change=lambda project_id: [fn(project_id) for fn in listeners])
-    return Context(settings=settings, secret=secret, mailer=make_mailer(settings), actors=actors,
-                   limiter=RateLimiter(settings.rate_limit_scale), change_listeners=listeners,
-                   writer=make_writer(settings))
+                           on_change=lambda project_id: ctx.data_changed(project_id))
+    ctx = Context(settings=settings, secret=secret, mailer=make_mailer(settings), actors=actors,
+                  limiter=RateLimiter(settings.rate_limit_scale), writer=make_writer(settings))
+    return ctx
 
 
 def make_app(ctx: Context) -> tornado.web.Application:
     return tornado.web.Application(
         all_routes(),
+        transforms=[functools.partial(StrictTransportSecurity, settings=ctx.settings)],
         ctx=ctx,
         default_handler_class=NotFoundHandler,
         log_function=log_request,
@@ -104,6 +112,7 @@ class Server:
                                                reuse_port=reuse_port)
         self.http.add_sockets(sockets)
         self.tasks = start_background_tasks(self.ctx)
+        scheduler_for(self.ctx).start()
         return sockets[0].getsockname()[1]
 
     async def stop(self, grace: float = 10.0) -> None:
@@ -117,6 +126,7 @@ class Server:
             if self.ctx.in_flight:
                 log.warning("%d requests still in flight after %.0f s; stopping anyway", self.ctx.in_flight, grace)
             await self.http.close_all_connections()
+        await scheduler_for(self.ctx).shutdown()  # runs in progress finish; nothing new is claimed
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.ctx.stop_services)  # writers flush what they hold
         await loop.run_in_executor(None, self.ctx.actors.stop_all)

@@ -1,6 +1,6 @@
 """Calling an actor from the IOLoop without blocking it.
 
-`await future` on a Pykka future blocks inside `__await__` (LIBRARY-NOTES), so handlers do not
+`await future` on a Pykka future blocks inside `__await__` (it calls the blocking `get()`), so handlers do not
 use Pykka futures at all: a `Call` message carries an asyncio future, and the actor resolves it
 with `loop.call_soon_threadsafe`. No thread waits while the actor works.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import queue
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from store.errors import DomainError
 
@@ -21,30 +21,31 @@ class Call:
     kwargs: dict
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future = field(repr=False)
+    # Told on the loop once the actor is done with this call (answered, failed or handed back),
+    # even if the caller stopped waiting (504): the registry counts calls in flight per actor.
+    settled: Callable[[], None] | None = field(default=None, repr=False)
 
     def resolve(self, result: Any) -> None:
-        self.loop.call_soon_threadsafe(_set_result, self.future, result)
+        self.loop.call_soon_threadsafe(_settle, self, result, None)
 
     def fail(self, error: BaseException) -> None:
-        self.loop.call_soon_threadsafe(_set_exception, self.future, error)
+        self.loop.call_soon_threadsafe(_settle, self, None, error)
 
 
-def _set_result(future: asyncio.Future, result: Any) -> None:
+def _settle(call: Call, result: Any, error: BaseException | None) -> None:
+    future = call.future
     if not future.done():
-        future.set_result(result)
-
-
-def _set_exception(future: asyncio.Future, error: BaseException) -> None:
-    if not future.done():
-        future.set_exception(error)
-
-
-def _settle_all(settled: list) -> None:
-    for future, result, error in settled:
         if error is not None:
-            _set_exception(future, error)
+            future.set_exception(error)
         else:
-            _set_result(future, result)
+            future.set_result(result)
+    if call.settled is not None:
+        call.settled()
+
+
+def _settle_all(outcomes: list) -> None:
+    for call, result, error in outcomes:
+        _settle(call, result, error)
 
 
 class ActorRestarted(Exception):
@@ -100,12 +101,12 @@ class BridgedActorMixin:
         message.resolve(result)
 
     def _apply_batch(self, batch: list[Call]) -> None:
-        from store.db import unit_of_work
+        from store.db import transaction, unit_of_work
 
         outcomes = []
         current = batch[0]
         try:
-            with unit_of_work() as db, db.atomic():
+            with unit_of_work(), transaction():
                 for current in batch:
                     # Each command's own `transaction()` is now a savepoint: an error raised inside
                     # it undoes that command only, and what it wrote before raising after its
@@ -122,27 +123,13 @@ class BridgedActorMixin:
             raise
         # One wake-up of each event loop for the whole batch, not one per call.
         by_loop: dict = {}
-        for call, result, error in outcomes:
-            by_loop.setdefault(call.loop, []).append((call.future, result, error))
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].loop, []).append(outcome)
         for loop, settled in by_loop.items():
             loop.call_soon_threadsafe(_settle_all, settled)
 
-    def on_failure(self, exception_type, exception_value, traceback) -> None:
-        # Pykka drops `tell` messages still queued behind the one that crashed: hand each back
-        # to its caller instead of leaving it to time out.
-        inbox = getattr(self, "actor_inbox", None)
-        while inbox is not None and not inbox.empty():
-            envelope = inbox.get()
-            message = getattr(envelope, "message", None)
-            if isinstance(message, Call):
-                message.fail(ActorRestarted())
-        close_thread_connection()
-
-
-def close_thread_connection() -> None:
-    """Close this actor thread's database connection (SQLite keeps one per thread)."""
-    from store.db import database
-
-    db = database.obj
-    if db is not None and not db.is_closed() and not hasattr(db, "close_all"):
-        db.close()
+    def on_undelivered(self, message: Any) -> None:
+        # A call still queued when the actor crashed or stopped never ran: the registry sends it
+        # again to a fresh actor.
+        if isinstance(message, Call):
+            message.fail(ActorRestarted())

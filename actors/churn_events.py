@@ -5,6 +5,7 @@ import datetime as dt
 import time
 
 from store import churn_events as store
+from store.churn_event_reads import churn_json, lost_cutoff
 from store.db import unit_of_work
 from store.models import Project
 from store.projects import project_settings
@@ -22,19 +23,19 @@ class ChurnEventCommands:
         if cached is None or now - cached[1] > CUTOFF_TTL:
             days = int(project_settings(Project.get_by_id(self.project_id))["lost_after_days"])
             cached = self._lost_after_days = (days, now)
-        return store.lost_cutoff(cached[0])
+        return lost_cutoff(cached[0])
 
     def create_churn_event(self, fields: dict) -> tuple[dict, bool]:
         with unit_of_work():
             event, created = store.record_churn(self.project_id, fields)
-            return store.churn_json(event, self.lost_cutoff()), created
+            return churn_json(event, self.lost_cutoff()), created
 
     def mark_recovered(self, event_id: str, recovered_mrr_cents: int | None) -> dict:
         with unit_of_work():
             event = store.mark_recovered(self.project_id, event_id, recovered_mrr_cents)
-            return store.churn_json(event, self.lost_cutoff())
+            return churn_json(event, self.lost_cutoff())
 
     def update_cancel_reason(self, event_id: str, reason: str, detail: str | None, detail_given: bool) -> dict:
         with unit_of_work():
-            event = store.update_cancel_reason(self.project_id, event_id, reason, detail, detail_given)
-            return store.churn_json(event, self.lost_cutoff())
+            event = store.change_cancel_reason(self.project_id, event_id, reason, detail, detail_given)
+            return churn_json(event, self.lost_cutoff())

@@ -7,22 +7,24 @@ from __future__ import annotations
 
 import pykka
 
-from actors.bridge import BridgedActorMixin, close_thread_connection
+from actors.bridge import BridgedActorMixin
 from actors.cancel_flow import CancelFlowCommands
 from actors.churn_events import ChurnEventCommands
+from actors.payment_recoveries import PaymentRecoveryCommands
+from actors.runtime import ActorPool, PooledActor
 from actors.variants import VariantCommands
 from actors.webhooks import WebhookCommands
 
 
 class ProjectActor(BridgedActorMixin, ChurnEventCommands, VariantCommands, CancelFlowCommands, WebhookCommands,
-                   pykka.ThreadingActor):
-    def __init__(self, project_id: str):
-        super().__init__()
+                   PaymentRecoveryCommands, PooledActor):
+    """Runs on the registry's `ActorPool` (actors/runtime.py): no thread and no database
+    connection of its own; its commands use the connection of the pool thread running them."""
+
+    def __init__(self, project_id: str, pool: ActorPool):
+        super().__init__(pool)
         self.project_id = project_id
 
-    def on_stop(self) -> None:
-        close_thread_connection()
 
-
-def start_project_actor(project_id: str) -> pykka.ActorRef:
-    return ProjectActor.start(project_id)
+def start_project_actor(project_id: str, pool: ActorPool) -> pykka.ActorRef:
+    return ProjectActor.start(project_id, pool)

@@ -1,13 +1,28 @@
-"""`ProjectActors`: one actor per project, started on first use.
+"""`ProjectActors`: one actor per project, started on first use, at most `max_actors` alive.
 
-Handlers call `await actors.project(project_id).mark_recovered(...)`. A crashed actor is
-replaced on the next call; an actor idle for `idle_seconds` is stopped (messages already in its
-inbox are still handled, since the stop message queues behind them); `stop_all` drains them at
-shutdown. A reply slower than `timeout` answers 504; calls during shutdown answer 503.
+Handlers call `await actors.project(project_id).mark_recovered(...)`. The actors run on a shared
+`ActorPool` of `threads` threads (actors/runtime.py), so neither threads nor database
+connections grow with the number of projects.
+
+Bounding the live actors: when a new one would pass `max_actors`, the least recently used actor
+with nothing in flight is stopped to make room (an eviction); that project gets a fresh actor on
+its next command. "In flight" counts, per actor and under the registry's lock, every call handed
+to it that it has not yet finished (answered, failed or handed back), including calls whose
+caller already gave up with a 504. An actor is only ever stopped with nothing in flight, and is
+removed from the registry in the same locked step, so no later call can reach it: a project's
+commands never run on two actors at once, and nothing queued is lost or reordered. When every
+live actor is busy the cap is exceeded for a moment rather than making a request wait; the
+surplus is stopped as soon as actors go idle.
+
+A crashed actor is replaced on the next call; an actor idle for `idle_seconds` is stopped;
+`stop_all` drains them at shutdown. A reply slower than `timeout` answers 504; calls during
+shutdown answer 503. `stats()` counts starts, evictions, idle stops and crashes (`GET /health`).
 """
 from __future__ import annotations
 
 import asyncio
+import collections
+import functools
 import logging
 import threading
 import time
@@ -16,50 +31,95 @@ from typing import Callable
 import pykka
 
 from actors.bridge import ActorRestarted, Call
+from actors.runtime import ActorPool
 from store.errors import DomainError, TimedOut, Unavailable
 
 log = logging.getLogger("windback.actors")
 
+REF, LAST_USED, IN_FLIGHT = 0, 1, 2  # an entry: [ActorRef, last used (monotonic), calls in flight]
+
 
 class ProjectActors:
-    def __init__(self, factory: Callable[[str], pykka.ActorRef], timeout: float = 10.0,
-                 idle_seconds: float = 300.0, on_change: Callable[[str], None] | None = None):
+    def __init__(self, factory: Callable[[str, ActorPool], pykka.ActorRef], timeout: float = 10.0,
+                 idle_seconds: float = 300.0, on_change: Callable[[str], None] | None = None,
+                 max_actors: int = 256, threads: int = 16):
         self._factory = factory
-        self._on_change = on_change  # told after every successful command: caches forget
+        self._on_change = on_change  # told after every successful command: caches of churn data forget
         self._timeout = timeout
         self._idle_seconds = idle_seconds
-        self._actors: dict[str, list] = {}  # project id -> [ActorRef, last used (monotonic)]
+        self._max_actors = max_actors
+        self._pool = ActorPool(threads)
+        # project id -> entry, least recently used first
+        self._actors: collections.OrderedDict[str, list] = collections.OrderedDict()
         self._lock = threading.Lock()
         self._stopping = False
+        self._counts = {"started": 0, "evicted": 0, "stopped_idle": 0, "crashed": 0}
 
     def project(self, project_id: str) -> "AsyncActorProxy":
         return AsyncActorProxy(self, project_id)
 
-    def _ref(self, project_id: str, replace: bool = False) -> pykka.ActorRef:
+    def _acquire(self, project_id: str) -> list:
+        """The project's live entry (started if needed), with one more call in flight."""
         with self._lock:
             if self._stopping:
                 raise Unavailable("The server is shutting down")
             entry = self._actors.get(project_id)
-            if entry is None or replace or not entry[0].is_alive():
-                if entry is not None and not entry[0].is_alive():
-                    log.warning("actor for project %s had stopped; starting a fresh one", project_id)
-                entry = [self._factory(project_id), time.monotonic()]
+            if entry is not None and not entry[REF].is_alive():
+                log.warning("actor for project %s had stopped; starting a fresh one", project_id)
+                self._remove(project_id, "crashed")
+                entry = None
+            evicted = []
+            if entry is None:
+                evicted = self._make_room(1)
+                entry = [self._factory(project_id, self._pool), 0.0, 0]
                 self._actors[project_id] = entry
-            entry[1] = time.monotonic()
-            return entry[0]
+                self._counts["started"] += 1
+            else:
+                self._actors.move_to_end(project_id)
+            entry[LAST_USED] = time.monotonic()
+            entry[IN_FLIGHT] += 1
+        _stop(evicted)
+        return entry
+
+    def _release(self, entry: list) -> None:
+        """The actor finished one call (told on the loop thread)."""
+        with self._lock:
+            entry[IN_FLIGHT] -= 1
+            evicted = self._make_room(0) if len(self._actors) > self._max_actors else []
+        _stop(evicted)
+
+    def _make_room(self, needed: int) -> list:
+        """Under the lock: take least recently used idle actors out until `needed` more fit under
+        the cap (or none is idle); returns their refs, to be stopped outside the lock."""
+        surplus = len(self._actors) + needed - self._max_actors
+        if surplus <= 0:
+            return []
+        victims = []
+        for project_id, entry in self._actors.items():
+            if entry[IN_FLIGHT] == 0:
+                victims.append(project_id)
+                if len(victims) == surplus:
+                    break
+        return [self._remove(project_id, "evicted") for project_id in victims]
+
+    def _remove(self, project_id: str, reason: str) -> pykka.ActorRef:
+        self._counts[reason] += 1
+        return self._actors.pop(project_id)[REF]
 
     async def call(self, project_id: str, method: str, *args, **kwargs):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout
         for attempt in range(3):
             future = loop.create_future()
-            message = Call(method, args, kwargs, loop, future)
-            ref = self._ref(project_id)
+            entry = self._acquire(project_id)
+            message = Call(method, args, kwargs, loop, future, functools.partial(self._release, entry))
             try:
-                ref.tell(message)
-            except pykka.ActorDeadError:
-                ref = self._ref(project_id)  # that one had died: this starts a fresh one
-                ref.tell(message)
+                entry[REF].tell(message)
+            except pykka.ActorDeadError:  # it crashed since: this starts a fresh one
+                self._release(entry)
+                entry = self._acquire(project_id)
+                message.settled = functools.partial(self._release, entry)
+                entry[REF].tell(message)
             # A timer on the future itself: cheaper than asyncio.wait_for, which wraps it in a task.
             timer = loop.call_at(deadline, _expire, future)
             try:
@@ -69,7 +129,7 @@ class ProjectActors:
             except DomainError:
                 raise
             except Exception:
-                self._forget(project_id, ref)  # that actor is crashing; the next call starts a fresh one
+                self._forget(project_id, entry)  # that actor is crashing; the next call starts a fresh one
                 raise
             finally:
                 timer.cancel()
@@ -80,36 +140,56 @@ class ProjectActors:
             self._on_change(project_id)
         return result
 
-    def _forget(self, project_id: str, ref: pykka.ActorRef) -> None:
+    def _forget(self, project_id: str, entry: list) -> None:
         with self._lock:
-            entry = self._actors.get(project_id)
-            if entry is not None and entry[0] is ref:
-                del self._actors[project_id]
+            if self._actors.get(project_id) is entry:
+                self._remove(project_id, "crashed")
 
     def running(self) -> int:
         with self._lock:
-            return sum(1 for ref, _ in self._actors.values() if ref.is_alive())
+            return sum(1 for entry in self._actors.values() if entry[REF].is_alive())
+
+    def stats(self) -> dict:
+        """Live actors and what happened to them since start (every start is matched, once the
+        actor is gone, by one eviction, idle stop or crash)."""
+        with self._lock:
+            busy = sum(1 for entry in self._actors.values() if entry[IN_FLIGHT])
+            return {"live": len(self._actors), "busy": busy, "max": self._max_actors,
+                    "threads": self._pool.size, **self._counts}
 
     def stop_idle(self) -> int:
-        """Stop actors unused for `idle_seconds`; returns how many were stopped."""
+        """Stop actors unused for `idle_seconds` with nothing in flight; returns how many."""
         now = time.monotonic()
         with self._lock:
-            idle = [pid for pid, (_, used) in self._actors.items() if now - used > self._idle_seconds]
-            refs = [self._actors.pop(pid)[0] for pid in idle]
-        for ref in refs:
-            ref.stop(block=False)
+            idle = [project_id for project_id, entry in self._actors.items()
+                    if not entry[IN_FLIGHT] and now - entry[LAST_USED] > self._idle_seconds]
+            refs = [self._remove(project_id, "stopped_idle") for project_id in idle]
+        _stop(refs)
         return len(refs)
 
     def stop_all(self, timeout: float = 10.0) -> None:
+        """Refuse new calls, let every actor finish what it holds, then end the pool's threads."""
         with self._lock:
             self._stopping = True
-            refs = [ref for ref, _ in self._actors.values()]
+            refs = [entry[REF] for entry in self._actors.values()]
             self._actors.clear()
+        stops = []
         for ref in refs:
             try:
-                ref.stop(block=True, timeout=timeout)
+                stops.append(ref.stop(block=False))
+            except pykka.ActorDeadError:
+                pass
+        for stopped in stops:
+            try:
+                stopped.get(timeout=timeout)
             except (pykka.Timeout, pykka.ActorDeadError):
                 pass
+        self._pool.stop(timeout)
+
+
+def _stop(refs: list) -> None:
+    for ref in refs:
+        ref.stop(block=False)  # queued behind nothing: the actor had nothing in flight
 
 
 def _expire(future: asyncio.Future) -> None:

@@ -34,6 +34,3 @@ class WebhookCommands:
                             apply_stored_event(webhook_event_id)
         return len(pending)
 
-    def apply_webhook_event(self, webhook_event_id: str) -> str:
-        with unit_of_work():
-            return apply_stored_event(webhook_event_id)

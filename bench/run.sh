@@ -86,13 +86,29 @@ cpu_ticks() {  # user + system clock ticks of a process and its children (server
   done
   echo "$total"
 }
-drive() {  # NAME PORT PID OUT: wrk's report, then the process's CPU ticks spent during the run
-  local before after
+peaks() {  # PID: every 0.2 s, the most threads and resident memory (MB) seen (children summed)
+  local max_threads=0 max_rss=0 threads rss files=("/proc/$1/status") child
+  for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do files+=("/proc/$child/status"); done
+  trap 'echo "PEAKS $max_threads $((max_rss / 1024))"; exit 0' TERM
+  while true; do
+    read -r threads rss < <(awk '/^Threads:/ { t += $2 } /^VmRSS:/ { r += $2 } END { print t + 0, r + 0 }' \
+                             "${files[@]}" 2>/dev/null)
+    ((threads > max_threads)) && max_threads=$threads
+    ((rss > max_rss)) && max_rss=$rss
+    sleep 0.2 & wait $!
+  done
+}
+drive() {  # NAME PORT PID OUT: wrk's report, then the process's CPU ticks and peaks during the run
+  local before after sampler
   before=$(cpu_ticks "$3")
+  peaks "$3" >"$4.peaks" &
+  sampler=$!
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "bench/workloads/$1.lua" \
       "http://127.0.0.1:$2" >"$4" 2>&1
   after=$(cpu_ticks "$3")
+  kill -TERM "$sampler"; wait "$sampler" 2>/dev/null || true
   echo "CPU_TICKS $((after - before))" >>"$4"
+  cat "$4.peaks" >>"$4"
 }
 # Requests/s, p50 and p99 (ms), non-2xx count and CPU microseconds per request from a report.
 TICK=$(getconf CLK_TCK)
@@ -105,7 +121,8 @@ summarise() {
     /^ +99%/ { p99=ms($2) }
     /Non-2xx/ { bad=$NF }
     /^CPU_TICKS/ { ticks=$2 }
-    END { printf "%s %s %s %s %.0f\n", rps, p50, p99, (bad==""?0:bad), (total>0 ? ticks/tick*1e6/total : 0) }' "$1"
+    /^PEAKS/ { threads=$2; rss=$3 }
+    END { printf "%s %s %s %s %.0f %s %s\n", rps, p50, p99, (bad==""?0:bad), (total>0 ? ticks/tick*1e6/total : 0), threads, rss }' "$1"
 }
 
 start_server() {  # DATABASE_URL LOG: the server on SERVER_PORT, its pid in SERVER_PID
@@ -113,7 +130,7 @@ start_server() {  # DATABASE_URL LOG: the server on SERVER_PORT, its pid in SERV
   WINDBACK_PORT=$SERVER_PORT WINDBACK_HOST=127.0.0.1 \
   WINDBACK_RATE_LIMIT_SCALE=0 WINDBACK_BCRYPT_ROUNDS=4 WINDBACK_LOG_LEVEL=warning \
   WINDBACK_OUTBOX_DIR=$WORK/outbox \
-    "$PY" server.py ${BENCH_PROCESSES:+--processes "$BENCH_PROCESSES"} >"$2" 2>&1 &
+    env ${BENCH_SERVER_ENV:-} "$PY" server.py ${BENCH_PROCESSES:+--processes "$BENCH_PROCESSES"} >"$2" 2>&1 &
   SERVER_PID=$!
   PIDS+=($SERVER_PID)
   wait_up "http://127.0.0.1:$SERVER_PORT/health"
@@ -136,23 +153,23 @@ for database in "${DATABASES[@]}"; do
     fi
     drive "$name" "$BASE_PORT" "$BASE_PID" "$WORK/$name.$label.baseline.txt"
     drive "$name" "$SERVER_PORT" "$SERVER_PID" "$WORK/$name.$label.server.txt"
-    read -r b_rps b_p50 b_p99 b_bad b_cpu < <(summarise "$WORK/$name.$label.baseline.txt")
-    read -r s_rps s_p50 s_p99 s_bad s_cpu < <(summarise "$WORK/$name.$label.server.txt")
+    read -r b_rps b_p50 b_p99 b_bad b_cpu _ _ < <(summarise "$WORK/$name.$label.baseline.txt")
+    read -r s_rps s_p50 s_p99 s_bad s_cpu s_threads s_rss < <(summarise "$WORK/$name.$label.server.txt")
     BENCH_SLUG=$saved_slug BENCH_KEY=$saved_key
-    ROWS+=("$label $name $s_rps $s_p50 $s_p99 $s_bad $s_cpu $b_rps $b_p50 $b_p99 $b_cpu")
+    ROWS+=("$label $name $s_rps $s_p50 $s_p99 $s_bad $s_cpu $s_threads $s_rss $b_rps $b_p50 $b_p99 $b_cpu")
   done
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 done
 
 echo
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION; server processes ${BENCH_PROCESSES:-1}; $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average $(cut -d' ' -f1-3 /proc/loadavg); raw reports in $WORK"
-echo "cpu = CPU time of the server process per request (us); ratio = server req/s / baseline req/s"
+echo "cpu = CPU time of the server process per request (us); threads / rss MB = the server's peaks during the run; ratio = server req/s / baseline req/s"
 echo
-echo "| database | workload | req/s | p50 ms | p99 ms | non-2xx | cpu us/req | baseline req/s | p50 ms | p99 ms | cpu us/req | ratio |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| database | workload | req/s | p50 ms | p99 ms | non-2xx | cpu us/req | threads | rss MB | baseline req/s | p50 ms | p99 ms | cpu us/req | ratio |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for row in "${ROWS[@]}"; do
-  read -r label name s_rps s_p50 s_p99 s_bad s_cpu b_rps b_p50 b_p99 b_cpu <<<"$row"
+  read -r label name s_rps s_p50 s_p99 s_bad s_cpu s_threads s_rss b_rps b_p50 b_p99 b_cpu <<<"$row"
   ratio=$(awk -v s="$s_rps" -v b="$b_rps" 'BEGIN { printf "%.0f%%", (b>0 ? 100*s/b : 0) }')
-  printf '| %s | %s | %.0f | %.2f | %.2f | %s | %s | %.0f | %.2f | %.2f | %s | %s |\n' \
-    "$label" "$name" "$s_rps" "$s_p50" "$s_p99" "$s_bad" "$s_cpu" "$b_rps" "$b_p50" "$b_p99" "$b_cpu" "$ratio"
+  printf '| %s | %s | %.0f | %.2f | %.2f | %s | %s | %s | %s | %.0f | %.2f | %.2f | %s | %s |\n' \
+    "$label" "$name" "$s_rps" "$s_p50" "$s_p99" "$s_bad" "$s_cpu" "$s_threads" "$s_rss" "$b_rps" "$b_p50" "$b_p99" "$b_cpu" "$ratio"
 done

@@ -1,6 +1,6 @@
 """Signed Stripe deliveries per second against the bare Tornado ceiling, in one run.
 
-    python bench/webhooks.py [--duration 10] [--connections 32] [--database-url URL] [--kind churn|ignored]
+    python bench/webhooks.py [--duration 10] [--connections 32] [--database-url URL] [--kind churn|ignored|payment_failed]
 
 Starts a bare Tornado app (this file with `--baseline PORT`: parse the JSON body, answer fixed
 JSON) and Windback server (temp SQLite unless `--database-url`), creates a project with a Stripe
@@ -129,6 +129,14 @@ def stripe_delivery(n: int, kind: str, run: str) -> tuple[str, str]:
                                 "id": "price_pro", "nickname": "Pro", "unit_amount": 2900, "currency": "usd",
                                 "recurring": {"interval": "month", "interval_count": 1}}}]}}},
     }, separators=(",", ":"))
+    if kind == "payment_failed":  # a failed invoice: opens a payment recovery and schedules its emails
+        body = json.dumps({
+            "id": f"evt_{run}_{n}", "object": "event", "type": "invoice.payment_failed", "created": int(time.time()),
+            "data": {"object": {"id": f"in_{run}{n}", "object": "invoice", "customer": customer,
+                                "customer_email": f"c{n}@example.com", "currency": "usd", "amount_due": 2900,
+                                "attempt_count": 1, "subscription": f"sub_{run}{n}",
+                                "hosted_invoice_url": f"https://invoice.stripe.com/i/{run}{n}"}},
+        }, separators=(",", ":"))
     t = int(time.time())
     mac = hmac.new(SECRET.encode(), f"{t}.{body}".encode(), hashlib.sha256).hexdigest()
     return f"t={t},v1={mac}", body
@@ -177,9 +185,10 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--database-url")
-    parser.add_argument("--kind", choices=("churn", "ignored"), default="churn",
+    parser.add_argument("--kind", choices=("churn", "ignored", "payment_failed"), default="churn",
                         help="churn: subscription.deleted, each one applied as a new churn event; "
-                             "ignored: a type stored as ignored (storage only)")
+                             "ignored: a type stored as ignored (storage only); payment_failed: "
+                             "invoice.payment_failed, each opening a payment recovery with its emails")
     args = parser.parse_args()
     if args.baseline:
         baseline(args.baseline)

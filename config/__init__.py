@@ -1,6 +1,6 @@
 """Windback configuration: read once at start into one typed `Settings` object.
 
-Every variable of SPEC section 2 lives here. Nothing else in the code base reads the process
+Every variable of docs/configuration.md lives here. Nothing else in the code base reads the process
 environment; the `Settings` object is passed down from `server.py`.
 """
 from __future__ import annotations
@@ -52,11 +52,14 @@ class Settings:
     trusted_proxies: frozenset[str] = field(default_factory=frozenset)
     bcrypt_rounds: int = 12
     log_level: str = "info"
-    # Not in the SPEC table, but operators need them; documented in docs/configuration.md.
+    # Operators' tuning knobs beyond the basic table; documented in docs/configuration.md.
     actor_timeout: float = 10.0
     actor_idle_seconds: float = 300.0
     jwt_ttl_seconds: int = 24 * 3600
     db_workers: int = 8
+    max_actors: int = 256  # live project actors before idle ones are stopped to make room
+    actor_threads: int = 16  # threads that run every project's actor commands
+    scheduler_poll_seconds: float = 1.0  # how often the durable scheduler looks for due jobs
 
     @property
     def rate_limiting(self) -> bool:
@@ -71,6 +74,13 @@ class Settings:
     @property
     def writer_backend(self) -> str:
         return f"openai:{self.openai_model}" if self.openai_api_key else "template"
+
+    @property
+    def database_connections(self) -> int:
+        """PostgreSQL's pool size: one connection for each thread that can use the database at
+        once (the actor pool, the read workers, and a few more for the group committers,
+        start-up and housekeeping), so the pool is bounded and no thread waits for one."""
+        return self.actor_threads + self.db_workers + 8
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -211,6 +221,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["db_workers"] = _int("WINDBACK_DB_WORKERS", v, 1, 256)
     if (v := get("WINDBACK_JWT_TTL_SECONDS")) is not None:
         values["jwt_ttl_seconds"] = _int("WINDBACK_JWT_TTL_SECONDS", v, 60, 90 * 24 * 3600)
+    if (v := get("WINDBACK_MAX_ACTORS")) is not None:
+        values["max_actors"] = _int("WINDBACK_MAX_ACTORS", v, 1, 1_000_000)
+    if (v := get("WINDBACK_ACTOR_THREADS")) is not None:
+        values["actor_threads"] = _int("WINDBACK_ACTOR_THREADS", v, 1, 256)
+    if (v := get("WINDBACK_SCHEDULER_POLL_SECONDS")) is not None:
+        values["scheduler_poll_seconds"] = _float("WINDBACK_SCHEDULER_POLL_SECONDS", v, 0.05)
 
     settings = Settings(**values)
     if settings.require_https and not settings.secret:

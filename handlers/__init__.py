@@ -18,6 +18,7 @@ HANDLER_MODULES = [
     "handlers.track",
     "handlers.customers",
     "handlers.analytics",
+    "handlers.payment_recoveries",
     "handlers.webhooks",
     "handlers.dashboard",
     "handlers.openapi",

@@ -1,4 +1,4 @@
-"""`GET /projects/:slug/stats`, `/cohorts`, `/forecasting` (SPEC 6; definitions in docs/analytics.md).
+"""`GET /projects/:slug/stats`, `/cohorts`, `/forecasting` (definitions in docs/analytics.md).
 
 Reads only: the grouped queries run on the worker pool, and their answers are cached per project
 until the next write to it (`services.analytics_cache`).
@@ -11,9 +11,10 @@ import datetime as dt
 from handlers.base import PROJECT_MEMBER, BaseHandler
 from handlers.churn_events import Currency
 from handlers.responses import ANY_OBJECT, BOOLEAN, INTEGER, STRING, Returns, list_of, obj
-from store.validation import Field, FieldError, Integer, Schema, parse_timestamp, validation_error
+from store.input_rules import YEARS_MESSAGE, read_timestamp
+from store.validation import Field, FieldError, Integer, Schema, validation_error
 from services.analytics_cache import AnalyticsCache
-from store import analytics, analytics_months
+from store import analytics, analytics_months, payment_recovery_views
 from store.analytics_months import add_months, month_start, months_between
 from store.db import run_db
 from store.models import utcnow
@@ -31,9 +32,11 @@ class DateBound(Field):
 
     def convert(self, value, path, from_query):
         text = value.strip() if isinstance(value, str) else ""
-        parsed = parse_timestamp(text) if text else None
-        if parsed is None:
-            raise FieldError("must be an ISO 8601 date (2026-03-31) or timestamp (2026-03-31T12:00:00Z)")
+        try:
+            parsed = read_timestamp(text)
+        except ValueError as error:
+            raise FieldError(YEARS_MESSAGE if str(error) == YEARS_MESSAGE else
+                             "must be an ISO 8601 date (2026-03-31) or timestamp (2026-03-31T12:00:00Z)") from None
         return parsed, len(text) == 10
 
     def _schema(self):
@@ -59,6 +62,10 @@ STATS_OUT = obj({
     "by_status": {"type": "object", "additionalProperties": {"type": "integer"}},
     "by_variant": list_of(obj({"strategy": STRING, "tone": STRING, "sent": INTEGER, "recovered": INTEGER,
                                "recovery_rate": RATE}, extra=True)),
+    "payment_recovery": obj({"opened": INTEGER, "recovered": INTEGER, "failed": INTEGER, "stopped": INTEGER,
+                             "open": INTEGER, "recovery_rate": RATE, "amount_due_cents": PER_CURRENCY,
+                             "amount_recovered_cents": PER_CURRENCY,
+                             "recovered_after_step": {"type": "object", "additionalProperties": {"type": "integer"}}}),
 })
 COHORTS_OUT = obj({"cohorts": list_of(obj({"cohort": STRING, "churned": INTEGER, "recovered": INTEGER,
                                            "recovered_within": ANY_OBJECT, "recovery_rate": RATE},
@@ -69,7 +76,8 @@ FORECAST_OUT = obj({"method": STRING, "horizon": INTEGER, "insufficient_history"
 
 
 def analytics_cache(ctx) -> AnalyticsCache:
-    return ctx.service("analytics_cache", AnalyticsCache, forgets_projects=True)
+    # Settings change answers too (lost_after_days); churn data changes them most often.
+    return ctx.service("analytics_cache", AnalyticsCache, forgets_projects=True, forgets_data=True)
 
 
 def _range_error(field: str, message: str):
@@ -100,7 +108,9 @@ class AnalyticsHandler(BaseHandler):
             start = query["from"][0]
         if "to" in query:
             moment, date_only = query["to"]
-            end = moment + (_ONE_DAY if date_only else _INSTANT)
+            step = _ONE_DAY if date_only else _INSTANT
+            # `to` may be the last day the API takes (9999-12-31): the range then runs to the end of time.
+            end = moment + step if moment <= dt.datetime.max - step else dt.datetime.max
         if start is not None and end is not None and start >= end:
             raise _range_error("from", "must not be after `to`")
         lost_after_days = int(project_settings(self.project)["lost_after_days"])
@@ -130,8 +140,12 @@ class StatsHandler(AnalyticsHandler):
         # takes as long as the slowest rather than the sum.
         parts = await asyncio.gather(run_db(analytics.event_groups, scope, now),
                                      run_db(analytics.sends_and_submissions, scope),
-                                     run_db(analytics.recoveries_by_kind, scope))
-        return analytics.combine(*parts)
+                                     run_db(analytics.recoveries_by_kind, scope),
+                                     run_db(payment_recovery_views.stats, scope.project_id, scope.start, scope.end,
+                                            scope.currency))
+        answer = analytics.combine(*parts[:3])
+        answer["payment_recovery"] = parts[3]  # failed payments started in the range (docs/dunning.md)
+        return answer
 
 
 class CohortsHandler(AnalyticsHandler):

@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import re
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -19,8 +18,10 @@ import tornado.httputil
 import tornado.ioloop
 import tornado.web
 
+from handlers.https import is_https
 from handlers.errors import STATUS_CODES, ApiError, DomainError, forbidden, http_status, not_found, unauthorized
-from store.validation import Choice, Integer, Schema
+from store.input_rules import text_problem, unsafe_text_paths
+from store.validation import Choice, Integer, Schema, validation_error
 from services.context import Context, KeyOwner
 from services.security import read_jwt
 from store.keys import mask_key_in_text, sha256_hex
@@ -31,6 +32,8 @@ log = logging.getLogger("windback.request")
 MAX_BODY_BYTES = 1024 * 1024
 ROLE_RANK = projects.ROLE_RANK
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
+# In JSON text a NUL or a surrogate can only arrive as a \u escape: a body without one needs no walk.
+_UNSAFE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,6 @@ class BaseHandler(tornado.web.RequestHandler):
     role: str | None = None
 
     def initialize(self, **kwargs) -> None:
-        self._started = time.perf_counter()
         self._rate_headers: dict[str, str] | None = None  # kept: an error answer clears headers
         self._idempotency = None  # (scope, key) while this request holds an Idempotency-Key
         self._counted = True
@@ -104,7 +106,19 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("X-Request-Id", self.request_id)
 
     def compute_etag(self):
-        return None  # handlers that support conditional GETs compute their own
+        return None  # handlers that support conditional GETs call `not_modified`
+
+    def not_modified(self, etag: str) -> bool:
+        """Send `etag`; when the request's `If-None-Match` names it (weak or strong) or `*`,
+        answer 304 with no body and return True."""
+        self.set_header("ETag", etag)
+        tags = [tag.strip().removeprefix("W/") for tag in self.request.headers.get("If-None-Match", "").split(",")]
+        if etag not in tags and "*" not in tags:
+            return False
+        self.set_status(304)
+        self.clear_header("Content-Type")
+        self.finish()
+        return True
 
     def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, (DomainError, tornado.web.HTTPError)):
@@ -190,13 +204,7 @@ class BaseHandler(tornado.web.RequestHandler):
         return peer
 
     def is_https(self) -> bool:
-        if self.request.protocol == "https":
-            return True
-        if self.request.remote_ip not in self.ctx.settings.trusted_proxies:
-            return False  # X-Forwarded-Proto from anyone else is not believed
-        # A chain of proxies may list several; the first is what the client spoke.
-        forwarded = self.request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
-        return forwarded == "https"
+        return is_https(self.request, self.ctx.settings.trusted_proxies)
 
     def require_https(self) -> None:
         if self.ctx.settings.require_https and not self.is_https() and self.request.path != "/health":
@@ -209,7 +217,14 @@ class BaseHandler(tornado.web.RequestHandler):
             raise ApiError(400, "VALIDATION_ERROR", "A JSON body is required",
                            [{"field": "body", "message": "This field is required"}])
         try:
-            return json.loads(raw.decode("utf-8"))
+            value = json.loads(raw.decode("utf-8"))
+            if _UNSAFE_ESCAPE.search(raw):
+                # A lone surrogate or NUL anywhere (a field without a schema included) cannot be
+                # stored or encoded again: 400 naming where, never a 500 further down.
+                unsafe = unsafe_text_paths(value)
+                if unsafe:
+                    raise validation_error(unsafe)
+            return value
         except UnicodeDecodeError:
             message = "The body is not valid UTF-8"
         except RecursionError:
@@ -243,6 +258,10 @@ class BaseHandler(tornado.web.RequestHandler):
             raise ApiError(413, "PAYLOAD_TOO_LARGE", "The body is larger than 1 MiB")
         await self.authenticate(rule)
         self.apply_rate_limit(self.rate_limit_key())
+        if any(text_problem(value) for value in self.path_kwargs.values()):
+            # No slug, id or key holds a control character: malformed, so unknown (and never a
+            # query that the database refuses).
+            raise not_found("Resource")
         slug = self.path_kwargs.get("slug")
         if slug is not None and (rule.user or rule.key):
             await self.resolve_project(slug, rule)
@@ -252,6 +271,10 @@ class BaseHandler(tornado.web.RequestHandler):
     # --- authentication -------------------------------------------------------------------
 
     async def authenticate(self, rule: Rule) -> None:
+        if rule == PUBLIC:
+            # A public endpoint ignores credentials, good or bad: clients that send theirs on
+            # every request (SDKs, API explorers, health checks) are not refused.
+            return
         api_key = self.request.headers.get("X-API-Key")
         bearer = self.request.headers.get("Authorization", "")
         if api_key is not None:
@@ -354,7 +377,7 @@ class BaseHandler(tornado.web.RequestHandler):
             raise ApiError(400, "VALIDATION_ERROR", "Idempotency-Key must be at most 255 characters",
                            [{"field": "Idempotency-Key", "message": "must be at most 255 characters"}])
         scope = f"project:{self.key_owner.project_id}" if self.key_owner else f"user:{self.user_id}"
-        # Scoped to the credential, method and path (SPEC 3): the same key on another endpoint
+        # Scoped to the credential, method and path (docs/api.md): the same key on another endpoint
         # is another record.
         key = hashlib.sha256(f"{self.request.method} {self.request.path} {given}".encode()).hexdigest()
         body_hash = hashlib.sha256(self.request.body or b"").hexdigest()

@@ -1,11 +1,11 @@
-"""The cancel flow's public door (SPEC 7): the widget's config and its answers.
+"""The cancel flow's public door (docs/widget.md): the widget's config and its answers.
 
 Both endpoints take a project's public key (never a secret one), answer any origin (CORS, with
 `OPTIONS` preflight) and are limited to 10 requests per 15 s per key and client IP; the answers
 to one key also share a ceiling of 600 per 15 s (docs/widget.md). The config is
 served from an in-process cache of ready-made answers; a settings change or a key rotation in this
 process forgets the project's entries at once (`ctx.change_listeners`), and other processes within
-`CONFIG_TTL` seconds.
+`CONFIG_TTL` seconds. Churn events and webhooks do not touch it: the config holds none of their data.
 """
 from __future__ import annotations
 
@@ -129,13 +129,8 @@ class ConfigHandler(CancelFlowHandler):
     async def get(self, public_key: str) -> None:
         config = await self.config_or_404(public_key)
         self.set_header("Cache-Control", "public, max-age=60")
-        self.set_header("ETag", config.etag)
-        if _etag_matches(self.request.headers.get("If-None-Match", ""), config.etag):
-            self.set_status(304)
-            self.clear_header("Content-Type")
-            self.finish()
-            return
-        self.finish(config.body)
+        if not self.not_modified(config.etag):
+            self.finish(config.body)
 
 
 class OfferShown(Field):
@@ -154,7 +149,7 @@ ANSWER = Schema({
     "customer_email": Email(required=True),
     "customer_id": String(max_length=200, nullable=True),
     "reason": Choice(CANCEL_REASONS, required=True),
-    "detail": String(max_length=5000, nullable=True),
+    "detail": String(max_length=5000, nullable=True, multiline=True),
     "offer_shown": OfferShown(nullable=True),
     "offer_accepted": Boolean(default=False),
 }, check=lambda answer: ([{"field": "offer_shown", "message": "cannot be false when the offer was accepted"}]
@@ -195,13 +190,6 @@ class ReasonsHandler(CancelFlowHandler):
         config = await self.config_or_404(answer.pop("public_key"))
         result, created = await self.ctx.actors.project(config.project_id).record_cancel_flow_answer(answer)
         await self.reply(result, status=201 if created else 200)
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    if not header:
-        return False
-    candidates = [tag.strip() for tag in header.split(",")]
-    return "*" in candidates or any(tag.removeprefix("W/") == etag for tag in candidates)
 
 
 default_handlers = [

@@ -7,7 +7,7 @@ from __future__ import annotations
 from handlers.base import PROJECT_MEMBER, BaseHandler, list_query_schema
 from handlers.responses import CHURN_EVENT_OUT, Returns
 from store.validation import Choice, Email, Integer, JsonObject, Schema, String, Timestamp
-from store import churn_events
+from store import churn_event_reads, churn_events
 from store.db import run_db
 from store.models import CANCEL_REASONS, CHURN_STATUSES, SOURCES
 
@@ -29,17 +29,17 @@ CHURN_EVENT = Schema({
     "mrr_cents": Integer(minimum=0, maximum=10**12, default=0),
     "currency": Currency(default="USD"),
     "cancel_reason": Choice(CANCEL_REASONS, nullable=True),
-    "cancel_reason_detail": String(max_length=5000, nullable=True),
+    "cancel_reason_detail": String(max_length=5000, nullable=True, multiline=True),
     "churned_at": Timestamp(past_only=True),
     "metadata": JsonObject(max_bytes=16384, default=dict),
 })
 RECOVERED = Schema({"recovered_mrr_cents": Integer(minimum=0, maximum=10**12, nullable=True)})
 CANCEL_REASON = Schema({
     "cancel_reason": Choice(CANCEL_REASONS, required=True),
-    "cancel_reason_detail": String(max_length=5000, nullable=True),
+    "cancel_reason_detail": String(max_length=5000, nullable=True, multiline=True),
 })
 LIST = list_query_schema(
-    churn_events.SORT_FIELDS,
+    churn_event_reads.SORT_FIELDS,
     status=Choice(CHURN_STATUSES),
     source=Choice(SOURCES),
     cancel_reason=Choice(CANCEL_REASONS),
@@ -63,9 +63,9 @@ class ChurnEventsHandler(BaseHandler):
         """List churn events, filtered and sorted."""
         query = self.parse_query()
         filters = {name: query[name] for name in FILTERS if name in query}
-        rows, total = await run_db(churn_events.list_events, self.project.id, filters, query["sort"],
+        rows, total = await run_db(churn_event_reads.list_events, self.project.id, filters, query["sort"],
                                    query["order"], self.offset(query), query["per_page"],
-                                   churn_events.cutoff_for(self.project))
+                                   churn_event_reads.cutoff_for(self.project))
         await self.reply(rows, meta=self.page_meta(query, total))
 
     async def post(self, slug):
@@ -82,8 +82,8 @@ class ChurnEventHandler(BaseHandler):
 
     async def get(self, slug, event_id):
         """One churn event."""
-        cutoff = churn_events.cutoff_for(self.project)
-        event = await run_db(lambda: churn_events.churn_json(churn_events.get_event(self.project.id, event_id), cutoff))
+        cutoff = churn_event_reads.cutoff_for(self.project)
+        event = await run_db(lambda: churn_event_reads.churn_json(churn_events.get_event(self.project.id, event_id), cutoff))
         await self.reply(event)
 
 

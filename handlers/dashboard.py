@@ -11,9 +11,14 @@ a bug inserted it as HTML.
 """
 from __future__ import annotations
 
+import json
 import os
 
 import tornado.web
+
+from handlers.https import redirect_to_https
+from store.models import CANCEL_REASONS, CHURN_STATUSES, SOURCES, STRATEGIES, TONES
+from store.offers import DEFAULT_OFFERS, HEADLINES, PRICE_SUFFIX
 
 STATIC_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static", "app")
 
@@ -43,6 +48,42 @@ CONTENT_TYPES = {
 }
 
 
+# How the dashboard names the server's enumerations (short labels for people running the
+# project; the widget's customer-facing reason labels are in store/cancel_flow.py).
+LABELS = {
+    "too_expensive": "Too expensive", "missing_features": "Missing features",
+    "switched_competitor": "Switched to a competitor", "not_using": "Not using it",
+    "technical_issues": "Technical issues", "poor_support": "Poor support", "temporary": "Temporary",
+    "payment_failed": "Payment failed", "other": "Other",
+    "discount_offer": "Discount offer", "value_reminder": "Value reminder", "personal_check_in": "Personal check-in",
+    "friendly": "Friendly", "professional": "Professional", "urgent": "Urgent",
+}
+
+
+def enumerations() -> dict:
+    """What the app's `format.js` reads from the page: the server's own enumerations, so the
+    dashboard never keeps a copy that could drift."""
+    labelled = lambda codes: [[code, LABELS[code]] for code in codes]  # noqa: E731
+    return {"cancel_reasons": labelled(CANCEL_REASONS), "churn_statuses": list(CHURN_STATUSES),
+            "sources": list(SOURCES), "strategies": labelled(STRATEGIES), "tones": labelled(TONES),
+            "default_offers": DEFAULT_OFFERS, "offer_headlines": HEADLINES, "offer_price_suffix": PRICE_SUFFIX}
+
+
+def _page(name: str) -> bytes:
+    """A page of the app as served, read once: `index.html` carries the enumerations as a JSON
+    data block (not a script: the CSP allows no inline script, and needs none for data)."""
+    with open(os.path.join(STATIC_ROOT, name), "rb") as handle:
+        body = handle.read()
+    if name == "index.html":
+        data = json.dumps(enumerations(), separators=(",", ":")).replace("<", "\\u003c")
+        block = f'<script type="application/json" id="windback-enums">{data}</script>\n</head>'
+        body = body.replace(b"</head>", block.encode("utf-8"), 1)
+    return body
+
+
+_PAGES: dict[str, bytes] = {}
+
+
 def _security_headers(handler: tornado.web.RequestHandler, csp: str = CSP, framing: str = "DENY") -> None:
     handler.set_header("Content-Security-Policy", csp)
     handler.set_header("X-Frame-Options", framing)
@@ -57,6 +98,9 @@ class DashboardAssetHandler(tornado.web.StaticFileHandler):
 
     def set_default_headers(self) -> None:
         _security_headers(self)
+
+    def prepare(self) -> None:
+        redirect_to_https(self, self.application.settings["ctx"].settings)
 
     def get_content_type(self) -> str:
         ext = os.path.splitext(self.absolute_path)[1].lower()
@@ -81,9 +125,14 @@ class DashboardPageHandler(tornado.web.RequestHandler):
         _security_headers(self, self.csp, self.framing)
         self.set_header("Cache-Control", "no-cache")
 
+    def prepare(self) -> None:
+        # The sign-in form must never be served (and its password posted) over plain HTTP.
+        redirect_to_https(self, self.application.settings["ctx"].settings)
+
     def get(self, path: str = "") -> None:
-        with open(os.path.join(STATIC_ROOT, self.page), "rb") as handle:
-            body = handle.read()
+        body = _PAGES.get(self.page)
+        if body is None:
+            body = _PAGES[self.page] = _page(self.page)
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(body)
 

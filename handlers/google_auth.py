@@ -1,4 +1,4 @@
-"""`POST /auth/google {id_token}`: sign in with a Google ID token (SPEC 4).
+"""`POST /auth/google {id_token}`: sign in with a Google ID token (docs/roles.md, "Sign in with Google").
 
 The token must be RS256, signed by a key of the JWKS at `WINDBACK_GOOGLE_JWKS_URL`, for our
 client id (`aud`), issued by Google (`iss`), unexpired, with `email_verified` true. The user is

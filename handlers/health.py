@@ -1,4 +1,4 @@
-"""`GET /health`: database reachable, actors running, version. No auth."""
+"""`GET /health`: database reachable, actors running (and what happened to them), version. No auth."""
 from __future__ import annotations
 
 from config import VERSION
@@ -23,8 +23,9 @@ class HealthHandler(BaseHandler):
             await run_db(_ping)
         except Exception:
             raise ApiError(503, "UNAVAILABLE", "The database is not reachable") from None
-        await self.reply({"status": "ok", "database": "ok", "actors": self.ctx.actors.running(),
-                          "version": VERSION})
+        stats = self.ctx.actors.stats()
+        await self.reply({"status": "ok", "database": "ok", "actors": stats["live"], "version": VERSION,
+                          "actor_stats": stats})
 
 
 default_handlers = [(r"/health", HealthHandler)]

@@ -1,31 +1,39 @@
 """`/projects`: create, list, get, update settings, rotate keys."""
 from __future__ import annotations
 
-import email.utils
-
 from handlers.base import PROJECT_ADMIN, PROJECT_MEMBER, SIGNED_IN, BaseHandler, list_query_schema
 from handlers.errors import ApiError, conflict, forbidden
-from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_OUT, PROJECT_WITH_ROLE_OUT, ROTATED_KEYS_OUT,
+from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_DETAIL_OUT, PROJECT_WITH_ROLE_OUT, ROTATED_KEYS_OUT,
                                 Returns)
-from store.validation import Boolean, FieldError, Integer, Nested, Schema, String
+from handlers.webhooks import webhook_urls
+from store.validation import Boolean, Field, FieldError, Integer, ListOf, MailFrom, Nested, Schema, String
 from store import customer_scores, projects
 from store.cancel_flow import CancelFlowSettings
 from store.db import run_db
 from store.risk import RiskSettings
 
 
-class MailFrom(String):
-    """`Name <address>` or a bare address."""
+class Hours(Field):
+    """Hours after the failed payment: a number >= 0 (fractions allowed), at most a year."""
 
-    def __init__(self, **kw):
-        super().__init__(max_length=300, **kw)
+    type_name = "number"
 
     def convert(self, value, path, from_query):
-        value = super().convert(value, path, from_query)
-        _, address = email.utils.parseaddr(value)
-        if "@" not in address or " " in address:
-            raise FieldError("must be an email address, optionally with a name: Brand <hello@example.com>")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise FieldError("must be a number of hours")
+        if not 0 <= value <= 24 * 366:
+            raise FieldError("must be between 0 and 8784 hours")
         return value
+
+    def _schema(self):
+        return {"type": "number", "minimum": 0, "maximum": 24 * 366}
+
+
+def _steps_in_order(dunning: dict) -> list[dict]:
+    hours = [step["after_hours"] for step in dunning.get("steps") or []]
+    if hours != sorted(hours):
+        return [{"field": "dunning.steps", "message": "steps must be in order of after_hours"}]
+    return []
 
 
 def _webhook_secret():
@@ -41,6 +49,10 @@ SETTINGS = Schema({
     "custom_webhook_secret": _webhook_secret(),
     "cancel_flow": CancelFlowSettings(nullable=True),  # null: back to the defaults
     "risk": RiskSettings(nullable=True),  # null: back to the defaults (docs/customers.md)
+    "dunning": Nested(Schema({
+        "enabled": Boolean(),
+        "steps": ListOf(Nested(Schema({"after_hours": Hours(required=True)})), min_items=0, max_items=10),
+    }, check=_steps_in_order), nullable=True),  # null: back to the defaults
 })
 CREATE = Schema({
     "name": String(required=True, min_length=1, max_length=200),
@@ -82,11 +94,20 @@ class ProjectsHandler(BaseHandler):
 class ProjectHandler(BaseHandler):
     rules = {"GET": PROJECT_MEMBER, "PATCH": PROJECT_ADMIN}
     body_schemas = {"PATCH": PATCH}
-    response_schemas = {"GET": Returns(PROJECT_OUT), "PATCH": Returns(PROJECT_OUT)}
+    response_schemas = {"GET": Returns(PROJECT_DETAIL_OUT), "PATCH": Returns(PROJECT_DETAIL_OUT)}
+
+    def project_detail(self, project, reveal: tuple[str, ...] = ()) -> dict:
+        """The project plus the URLs that point at this server from outside, built from
+        WINDBACK_PUBLIC_URL (what providers and customers' pages reach), never a browser's origin."""
+        data = projects.project_json(project, reveal=reveal)
+        public_url = self.ctx.settings.public_url
+        data["webhook_urls"] = webhook_urls(public_url, project.public_key)
+        data["widget_url"] = f"{public_url}/widget.js"
+        return data
 
     async def get(self, slug):
         """One project."""
-        await self.reply(projects.project_json(self.project))
+        await self.reply(self.project_detail(self.project))
 
     async def patch(self, slug):
         """Rename a project or change its settings (merged key by key)."""
@@ -101,7 +122,7 @@ class ProjectHandler(BaseHandler):
         self.ctx.project_changed(project.id)  # caches of settings forget them at once
         if "risk" in (body.get("settings") or {}):
             await run_db(customer_scores.score_all_again, project.id)
-        await self.reply(projects.project_json(project, reveal=revealed))
+        await self.reply(self.project_detail(project, reveal=revealed))
 
 
 class RotateKeysHandler(BaseHandler):

@@ -1,4 +1,4 @@
-"""The Team endpoints (SPEC 5): invitations, members, and accepting an invitation.
+"""The Team endpoints (docs/roles.md): invitations, members, and accepting an invitation.
 
 Who may call what is declared per method in `rules` (checked by `BaseHandler`); what depends on
 the target of a change (an admin touching an owner) is decided by `store.team_policy`, inside
@@ -21,7 +21,7 @@ from store.models import ROLES
 
 log = logging.getLogger("windback.team")
 
-# Reading the member list: any member, but never an API key (team management, SPEC 4).
+# Reading the member list: any member, but never an API key (team management, docs/roles.md).
 TEAM_MEMBER = Rule(user=True, role="member")
 
 INVITE = Schema({"email": Email(required=True), "role": Choice(INVITABLE_ROLES, required=True)})
@@ -51,29 +51,33 @@ class InvitationsHandler(BaseHandler):
     async def post(self, slug):
         body = self.parse_body(INVITE)
         token = new_token()
+        # The message is built before the invitation exists: one that cannot be built leaves nothing.
+        message = await self.invitation_message(body["email"], body["role"], token)
         invitation = await run_db(team.create_invitation, self.project.id, self.user_id, body["email"],
                                   body["role"], sha256_hex(token))
         try:
-            await self.send_invitation(invitation, token)
-        except DeliveryFailed as error:
+            await self.ctx.mailer.send(message)
+        except BaseException as error:
             # The token lives only in the email: an invitation whose email failed is useless.
             await run_db(team.revoke_invitation, self.project.id, invitation.id)
+            if not isinstance(error, DeliveryFailed):
+                raise
             log.warning("invitation %s not delivered: %s", invitation.id, error)
             raise ApiError(502, "DELIVERY_FAILED", f"The invitation email could not be sent: {error}") from None
         await self.reply(team.invitation_json(invitation), status=201)
 
-    async def send_invitation(self, invitation: team.Invitation, token: str) -> None:
+    async def invitation_message(self, email: str, role: str, token: str):
         inviter = await run_db(users.user_by_id, self.user_id)
         who = (inviter.name or inviter.email) if inviter else "Someone"
         settings = self.ctx.settings
         link = f"{settings.public_url}/app/accept-invitation?token={token}"
-        text = (f"Hello,\n\n{who} invited you to join the project \"{self.project.name}\" on Windback "
-                f"as {invitation.role}.\n\nOpen this link within 7 days to accept (sign in or create an "
-                f"account with {invitation.email} first):\n\n{link}\n\n"
+        # Names are one line since input validation; a name stored before that is flattened.
+        project_name = " ".join(self.project.name.split())
+        text = (f"Hello,\n\n{who} invited you to join the project \"{project_name}\" on Windback "
+                f"as {role}.\n\nOpen this link within 7 days to accept (sign in or create an "
+                f"account with {email} first):\n\n{link}\n\n"
                 "If you did not expect this invitation, ignore this email.\n")
-        message = build_message(settings.mail_from, invitation.email,
-                                f"Join {self.project.name} on Windback", text)
-        await self.ctx.mailer.send(message)
+        return build_message(settings.mail_from, email, f"Join {project_name} on Windback", text)
 
 
 class InvitationHandler(BaseHandler):

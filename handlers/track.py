@@ -1,9 +1,9 @@
-"""`POST /api/v1/track` (SPEC 5): a customer's backend reports what its users do.
+"""`POST /api/v1/track` (docs/api-tracking.md): a customer's backend reports what its users do.
 
 One event, or `{"events": [...]}` of up to 500. Every item is validated before anything is
 stored; a bad item names itself (`events[3].event`) and nothing is stored. The answer, 202, comes
 only after the rows committed (group commit, `store/tracking.py`). The rate limit is the plan's
-(SPEC 9) and counts requests: a batch costs one token, whatever its size (docs/api-tracking.md).
+and counts requests: a batch costs one token, whatever its size (docs/api-tracking.md).
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import json
 from handlers.base import KEY_ONLY, BaseHandler
 from handlers.errors import ApiError
 from handlers.responses import INTEGER, OneOf, Returns, obj
+from store.input_rules import json_text_problems
 from store.validation import (Email, Field, FieldError, ListOf, Nested, Schema, String, Timestamp,
                                  ValidationFailed, validation_error)
 from store import tracking
@@ -30,6 +31,9 @@ class Properties(Field):
         if not isinstance(value, dict):
             raise FieldError("must be a JSON object")
         text = _ENCODER.encode(value)
+        unsafe = json_text_problems(value, text, path)
+        if unsafe:
+            raise ValidationFailed(unsafe)
         # A character is 1-4 bytes in UTF-8: encode only when the length alone cannot tell.
         if len(text) > MAX_PROPERTIES_BYTES // 4 and len(text.encode("utf-8")) > MAX_PROPERTIES_BYTES:
             raise FieldError(f"must be at most {MAX_PROPERTIES_BYTES} bytes as JSON")

@@ -53,6 +53,8 @@ class UnsubscribeHandler(BaseHandler):
         project_id, address = found
         if not await run_db(suppressions.suppress, project_id, address):
             raise bad_request("The unsubscribe link is invalid or incomplete", field="token")
+        # Their failed-payment emails stop too: the recoveries become `stopped`.
+        await self.ctx.actors.project(project_id).stop_payment_recoveries_of(address)
         return address
 
     async def get(self):

@@ -1,4 +1,4 @@
-"""Recovery email variants of a churn event (SPEC 5): generate nine, list, edit one, send one.
+"""Recovery email variants of a churn event (docs/emails.md): generate nine, list, edit one, send one.
 
 Generating and sending are claim -> slow work -> commit (services/recovery.py), so a slow model
 or mail server never holds the project's actor.
@@ -12,6 +12,7 @@ from services import recovery
 from services.writers import text_to_html
 from store import variants
 from store.db import run_db
+from store.models import STRATEGIES, TONES, VARIANT_STATUSES
 
 
 def _at_least_one(values: dict) -> list[dict]:
@@ -23,13 +24,13 @@ def _at_least_one(values: dict) -> list[dict]:
 VARIANT_EDIT = Schema({
     "subject": String(min_length=1, max_length=200, pattern=r"[^\r\n]+",
                       pattern_message="must be one line (no line breaks)"),
-    "body_text": String(min_length=1, max_length=50_000),
-    "body_html": String(min_length=1, max_length=200_000),
+    "body_text": String(min_length=1, max_length=50_000, multiline=True),
+    "body_html": String(min_length=1, max_length=200_000, multiline=True),
 }, check=_at_least_one)
-LIST = Schema({**PAGE_FIELDS, "status": Choice(variants.VARIANT_STATUSES)}, allow_unknown=True)
+LIST = Schema({**PAGE_FIELDS, "status": Choice(VARIANT_STATUSES)}, allow_unknown=True)
 VARIANT_OUT = obj({
-    "id": STRING, "churn_event_id": STRING, "strategy": enum(variants.STRATEGIES), "tone": enum(variants.TONES),
-    "subject": STRING, "body_text": STRING, "body_html": STRING, "status": enum(variants.VARIANT_STATUSES),
+    "id": STRING, "churn_event_id": STRING, "strategy": enum(STRATEGIES), "tone": enum(TONES),
+    "subject": STRING, "body_text": STRING, "body_html": STRING, "status": enum(VARIANT_STATUSES),
     "generator": STRING, "sent_at": nullable(TIMESTAMP), "message_id": nullable(STRING), "error": nullable(STRING),
     "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
 })

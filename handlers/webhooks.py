@@ -1,4 +1,4 @@
-"""`/webhooks/{stripe,razorpay,custom}/:publicKey` (SPEC 8): verify, store durably, answer.
+"""`/webhooks/{stripe,razorpay,custom}/:publicKey` (docs/webhooks.md): verify, store durably, answer.
 
 The signature is checked over the raw body before anything is stored; the verified delivery is
 committed (group commit) before the 200 answer; the project's actor applies it afterwards.
@@ -11,6 +11,7 @@ import json
 from handlers.base import PUBLIC, BaseHandler
 from handlers.errors import ApiError, bad_request, not_found
 from handlers.responses import BOOLEAN, Documented, Returns, obj
+from store.input_rules import text_problem
 from store.validation import ValidationFailed, validation_error
 from services.webhooks import verify
 from store import webhook_mapping as mapping
@@ -18,6 +19,12 @@ from services.webhooks.intake import intake_for
 from store.webhooks import Delivery
 
 PROVIDER_NAMES = {"stripe": "Stripe", "razorpay": "Razorpay", "custom": "custom"}
+WEBHOOKS_PATH = "/api/v1/webhooks"  # + /<provider>/<public key>
+
+
+def webhook_urls(public_url: str, public_key: str) -> dict[str, str]:
+    """Each provider's URL for a project, as its servers reach us (WINDBACK_PUBLIC_URL)."""
+    return {provider: f"{public_url}{WEBHOOKS_PATH}/{provider}/{public_key}" for provider in PROVIDER_NAMES}
 
 
 def invalid_signature(message: str) -> ApiError:
@@ -124,10 +131,14 @@ class WebhookHandler(BaseHandler):
                   occurred_at: dt.datetime | None) -> Delivery:
         if len(event_id) > 255:
             raise bad_request("The event id is longer than 255 characters", "id")
+        for field, value in (("id", event_id), ("type", event_type)):
+            problem = text_problem(value)
+            if problem:
+                raise bad_request(f"The event {field} {problem}", field)
         status = "received" if event_type in mapping.HANDLED_TYPES[provider] else "ignored"
         return Delivery(project_id, provider, event_id, event_type, self.text_body(), occurred_at, status)
 
 
 default_handlers = [
-    (r"/api/v1/webhooks/(?P<provider>stripe|razorpay|custom)/(?P<public_key>[^/]+)", WebhookHandler),
+    (WEBHOOKS_PATH + r"/(?P<provider>stripe|razorpay|custom)/(?P<public_key>[^/]+)", WebhookHandler),
 ]

@@ -29,18 +29,12 @@ class WidgetHandler(BaseHandler):
     async def get(self) -> None:
         self.set_header("Content-Type", "application/javascript; charset=utf-8")
         self.set_header("Access-Control-Allow-Origin", "*")
-        self.set_header("ETag", WIDGET_ETAG)
         if self.get_query_argument("v", None) == WIDGET_VERSION:
             self.set_header("Cache-Control", "public, max-age=31536000, immutable")
         else:
             self.set_header("Cache-Control", "public, max-age=300")
-        tags = [tag.strip().removeprefix("W/") for tag in self.request.headers.get("If-None-Match", "").split(",")]
-        if WIDGET_ETAG in tags or "*" in tags:
-            self.set_status(304)
-            self.clear_header("Content-Type")
-            self.finish()
-            return
-        self.finish(WIDGET_JS)
+        if not self.not_modified(WIDGET_ETAG):
+            self.finish(WIDGET_JS)
 
 
 default_handlers = [(r"/widget\.js", WidgetHandler)]

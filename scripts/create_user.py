@@ -11,7 +11,7 @@ import sys
 
 import _common
 
-from store.validation import _EMAIL
+from store.input_rules import email_address
 from services.security import hash_password_sync
 from store import users
 from store.db import unit_of_work
@@ -28,12 +28,13 @@ def main(argv=None) -> int:
     if len(password) < 8 or len(password.encode()) > 72:
         print("create_user: the password must be 8 characters to 72 bytes", file=sys.stderr)
         return 2
-    if not _EMAIL.match(args.email):
-        print(f"create_user: {args.email!r} is not an email address", file=sys.stderr)
+    address = email_address(args.email)
+    if address is None:
+        print(f"create_user: {args.email!r} is not one valid email address", file=sys.stderr)
         return 2
     with unit_of_work():
         try:
-            user = users.create_user(args.email, args.name, hash_password_sync(password, settings.bcrypt_rounds))
+            user = users.create_user(address, args.name, hash_password_sync(password, settings.bcrypt_rounds))
         except users.EmailTaken:
             print(f"create_user: a user with email {args.email} already exists", file=sys.stderr)
             return 1

@@ -1,4 +1,4 @@
-"""Apply stored webhook events that have not taken effect yet (SPEC 10).
+"""Apply stored webhook events that have not taken effect yet (docs/webhooks.md).
 
     replay_webhooks.py [--project SLUG] [--failed]
 

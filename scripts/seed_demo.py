@@ -9,7 +9,7 @@ give the same data set. Churn grows a little month by month; a quarter of the wi
 customers accept an offer (saved); most of the others get the nine recovery emails, one or two of
 which are sent, and some come back, sooner or later (recovered_by_variant_id names the last
 email sent). Open events older than the project's 90 days are `lost`, as the sweep would leave
-them.
+them. One failed payment per five churns goes through the dunning sequence (scripts/seed_payments.py).
 """
 from __future__ import annotations
 
@@ -21,16 +21,19 @@ import sys
 import time
 
 import _common
+import seed_payments
 import synthetic_customers
 
 from services.security import hash_password_sync
 from store import customer_intake, customer_scores, customers, projects, users
 from store.cancel_flow import CancelFlowSubmission
 from store.db import database, is_sqlite, transaction, unit_of_work
-from store.models import OPEN_STATUSES, ChurnEvent, Project, utcnow
+from store.models import OPEN_STATUSES, STRATEGIES, TONES, ChurnEvent, Project, utcnow
+from store.payment_recoveries import PaymentRecovery
 from store.projects import project_settings
+from store.scheduled_jobs import ScheduledJob
 from store.tracking import TrackedEvent, rows_for
-from store.variants import STRATEGIES, TONES, Variant
+from store.variants import Variant
 
 LOST_AFTER_DAYS = 90
 CURRENCIES = (("USD", 0.80), ("EUR", 0.15), ("GBP", 0.05))
@@ -230,6 +233,8 @@ def main(argv=None) -> int:
                 ChurnEvent.delete().where(ChurnEvent.project == project.id).execute()  # cascades
                 for model in (TrackedEvent, customers.Customer, customers.CustomerActivity):
                     model.delete().where(model.project == project.id).execute()
+                ScheduledJob.delete().where(ScheduledJob.project == project.id).execute()
+                PaymentRecovery.delete().where(PaymentRecovery.project == project.id).execute()
         if is_sqlite():
             # Random ids land all over the indexes: a bigger page cache keeps them in memory.
             database.obj.execute_sql("PRAGMA cache_size = -262144")
@@ -239,8 +244,13 @@ def main(argv=None) -> int:
             builder.add_event(n)
         people = synthetic_customers.generate(customers=args.customers, seed=args.seed, now=now)
         cancelled = fading_customers_cancel(builder.events, people, random.Random(args.seed))
+        # Failed payments: one for every five churns (a separate random stream, so the churn data
+        # of a seed stays what it was).
+        recoveries, jobs = seed_payments.build(project.id, random.Random(args.seed + 1), now, args.events // 5)
         with transaction():  # all or nothing
             insert_rows(ChurnEvent, builder.events)
+            insert_rows(PaymentRecovery, recoveries)
+            insert_rows(ScheduledJob, jobs)
             insert_rows(Variant, builder.variants)
             insert_rows(CancelFlowSubmission, builder.submissions)
             Project.update(updated_at=utcnow()).where(Project.id == project.id).execute()
@@ -249,11 +259,12 @@ def main(argv=None) -> int:
         # Fresh planner statistics and visibility map now, rather than whenever autovacuum gets to
         # the new rows (until then PostgreSQL plans for an empty table).
         with unit_of_work():
-            for table in ("churn_events", "variants", "cancel_flow_submissions"):
+            for table in ("churn_events", "variants", "cancel_flow_submissions", "payment_recoveries",
+                          "scheduled_jobs"):
                 database.obj.execute_sql(f"VACUUM ANALYZE {table}")
     sent = sum(1 for v in builder.variants if v["status"] == "sent")
-    print(f"seeded {len(builder.events)} churn events, {len(builder.variants)} variants ({sent} sent) and "
-          f"{len(builder.submissions)} cancel-flow answers into {args.slug!r} in "
+    print(f"seeded {len(builder.events)} churn events, {len(builder.variants)} variants ({sent} sent), "
+          f"{len(builder.submissions)} cancel-flow answers and {len(recoveries)} failed payments into {args.slug!r} in "
           f"{time.perf_counter() - started:.1f} s")
     print_access(settings, args, password, secret_key)
     return 0

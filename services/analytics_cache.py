@@ -1,12 +1,12 @@
 """The per-project cache of analytics answers.
 
-Keyed by (project, endpoint, parameters) plus the project's *generation*: any write to a project
-(`Context.project_changed`, called after every project-actor command and settings change) bumps
-its generation, so every answer computed before the write is never served again, including one
-that was still being computed while the write happened. Stale entries simply age out of the
-bounded TTL cache. The TTL also bounds what time alone changes (an open event becoming `lost`,
-a month becoming complete) and, with several server processes, how long a write made through
-another process can go unseen (docs/analytics.md, "Caching").
+Keyed by (project, endpoint, parameters) plus the project's *generation*. `forget_project`
+bumps it; `Context.data_changed` calls it after every successful project-actor command, and
+`Context.project_changed` after a settings change. An answer computed before the write (even one
+still being computed while it happened) is then never served again; stale entries age out of the
+bounded TTL cache. The TTL (30 s) also bounds what no listener hears: time alone (an open event
+becoming `lost`, a month becoming complete), the lost sweep, `scripts/replay_webhooks.py`, and
+writes made through another server process (docs/analytics.md, "Caching").
 """
 from __future__ import annotations
 

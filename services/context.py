@@ -90,19 +90,26 @@ class Context:
     keys: KeyCache = field(default_factory=KeyCache)
     projects: ProjectCache = field(default_factory=ProjectCache)
     extras: dict = field(default_factory=dict)  # feature services (writers, caches) by name
-    # Called with a project id after any write to that project (caches forget it).
+    # Called with a project id after its own row changed (name, settings, keys): `project_changed`.
     change_listeners: list = field(default_factory=list)
     in_flight: int = 0  # requests being served; a graceful stop waits for 0
     writer: Any = None  # services.writers.VariantWriter: template, or OpenAI with template fallback
+    # Called with a project id after a project-actor command: its churn events, variants or
+    # webhook events changed (`data_changed`). The project's settings did not.
+    data_listeners: list = field(default_factory=list)
 
-    def service(self, name: str, factory, forgets_projects: bool = False):
-        """A process-wide helper (a cache, a group-commit writer) made on first use. With
-        `forgets_projects`, it is told of every write to a project (`forget_project(id)`)."""
+    def service(self, name: str, factory, forgets_projects: bool = False, forgets_data: bool = False):
+        """A process-wide helper (a cache, a group-commit writer) made on first use, told
+        (`forget_project(id)`) only of the changes that can make what it holds wrong: with
+        `forgets_projects`, a change of the project's own row (settings, keys, name); with
+        `forgets_data`, a change of its churn events and variants."""
         service = self.extras.get(name)
         if service is None:
             service = self.extras[name] = factory()
             if forgets_projects:
                 self.change_listeners.append(service.forget_project)
+            if forgets_data:
+                self.data_listeners.append(service.forget_project)
         return service
 
     def stop_services(self) -> None:
@@ -116,4 +123,9 @@ class Context:
         """Call after changing a project's own row (name, settings, keys, plan)."""
         self.projects.forget(project_id)
         for listener in self.change_listeners:
+            listener(project_id)
+
+    def data_changed(self, project_id: str) -> None:
+        """Called by the actor registry after each command of the project's actor."""
+        for listener in self.data_listeners:
             listener(project_id)

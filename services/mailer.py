@@ -22,14 +22,15 @@ class DeliveryFailed(Exception):
 
 def build_message(sender: str, to: str, subject: str, text: str, html: str | None = None,
                   headers: dict[str, str] | None = None, domain: str = "windback.local",
-                  policy=None) -> EmailMessage:
+                  policy=None, message_id: str | None = None) -> EmailMessage:
     message = EmailMessage(policy=policy) if policy is not None else EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = email.utils.formatdate(usegmt=True)
     # Short enough that the header is never folded (a folded id reads back with a leading space).
-    message["Message-ID"] = f"<{secrets.token_hex(12)}@{domain}>"
+    # Scheduled emails pass their job id, so a repeat would carry the same Message-ID.
+    message["Message-ID"] = f"<{message_id or secrets.token_hex(12)}@{domain}>"
     for name, value in (headers or {}).items():
         message[name] = value
     message.set_content(text)

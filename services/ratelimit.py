@@ -1,4 +1,4 @@
-"""In-process token buckets (SPEC 9).
+"""In-process token buckets (docs/api.md, "Rate limits").
 
 Buckets live in a bounded `cachetools.LRUCache`, so 10,000 distinct keys cost a bounded amount
 of memory: the least recently used bucket is forgotten (and starts full again). The limiter is

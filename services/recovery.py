@@ -1,5 +1,5 @@
 """Writing and sending recovery emails: the slow parts, run between the project actor's claim
-and commit so that a slow model or mail server never holds the actor (SPEC 1, 5).
+and commit so that a slow model or mail server never holds the actor (docs/emails.md).
 
     generate: actor.claim_generation -> writer.write (here, on the IOLoop, async) -> actor.commit_generation
     send:     actor.claim_send -> mailer.send (async SMTP or outbox) -> actor.mark_variant_sent / _failed
@@ -82,7 +82,7 @@ def with_footer(text: str, body_html: str, url: str) -> tuple[str, str]:
     return text, body_html
 
 
-def compose(ctx: Context, project_id: str, parts: dict):
+def compose(ctx: Context, project_id: str, parts: dict, message_id: str | None = None):
     sender = parts["mail_from"] or ctx.settings.mail_from
     address = email.utils.parseaddr(sender)[1]
     domain = address.rpartition("@")[2] if "@" in address else "windback.local"
@@ -93,6 +93,7 @@ def compose(ctx: Context, project_id: str, parts: dict):
         sender, email.utils.formataddr((name, parts["to"])) if name else parts["to"], parts["subject"],
         text, body_html, domain=domain, policy=MAIL_POLICY,
         headers={"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        message_id=message_id,
     )
 
 

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,10 +20,12 @@ import bcrypt
 import jwt
 
 
-# Two threads: a burst of logins cannot take every core from other requests (LIBRARY-NOTES).
+# Two threads: a burst of logins cannot take every core from other requests (a cost-12 hash takes ~240 ms of a core).
 _bcrypt_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bcrypt")
-# A valid hash to check against when the email is unknown, so that both answers take as long.
+# A valid hash to check against when the email is unknown, so that both answers take as long:
+# one per cost, made once (`prepare_dummy_hash` at start), never again per login.
 _DUMMY_HASH: dict[int, bytes] = {}
+_dummy_lock = threading.Lock()
 
 
 # --- passwords -----------------------------------------------------------------------------
@@ -38,18 +41,34 @@ def _hash_password(password: str, rounds: int) -> str:
     return bcrypt.hashpw(data, bcrypt.gensalt(rounds)).decode("ascii")
 
 
+def prepare_dummy_hash(rounds: int) -> bytes:
+    """The hash an unknown email is checked against. Only its first use at a cost pays for a
+    hashpw; every later call returns it, so an unknown email costs one checkpw like a known one."""
+    dummy = _DUMMY_HASH.get(rounds)
+    if dummy is None:
+        with _dummy_lock:
+            dummy = _DUMMY_HASH.get(rounds)
+            if dummy is None:
+                dummy = _DUMMY_HASH[rounds] = bcrypt.hashpw(b"dummy-password", bcrypt.gensalt(rounds))
+    return dummy
+
+
 def _check_password(password: str, hashed: str | None, rounds: int) -> bool:
     data = password.encode("utf-8")
     if hashed is None or len(data) > 72:
-        # Spend the same time as a real check, then refuse.
-        dummy = _DUMMY_HASH.setdefault(rounds, bcrypt.hashpw(b"dummy-password", bcrypt.gensalt(rounds)))
-        bcrypt.checkpw(b"not-the-password", dummy)
+        # Spend the same time as a real check (one checkpw at the same cost), then refuse.
+        bcrypt.checkpw(b"not-the-password", prepare_dummy_hash(rounds))
         return False
     return bcrypt.checkpw(data, hashed.encode("ascii"))
 
 
 async def hash_password(password: str, rounds: int) -> str:
     return await asyncio.get_running_loop().run_in_executor(_bcrypt_pool, _hash_password, password, rounds)
+
+
+def warm_up(rounds: int) -> None:
+    """At start: make the dummy hash in the bcrypt pool, before the first login needs it."""
+    _bcrypt_pool.submit(prepare_dummy_hash, rounds)
 
 
 async def check_password(password: str, hashed: str | None, rounds: int) -> bool:

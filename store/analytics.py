@@ -1,4 +1,4 @@
-"""Analytics queries (SPEC 6): grouped SQL over indexed columns, the same on SQLite and PostgreSQL.
+"""Analytics queries (docs/analytics.md): grouped SQL over indexed columns, the same on SQLite and PostgreSQL.
 
 Every figure is aggregated by the database; Python only folds the few grouped rows (one per
 currency x reason x source x status, at most a few hundred) into the answer. What each figure
@@ -17,10 +17,10 @@ import peewee
 from peewee import JOIN, SQL, Case, fn
 
 from store.cancel_flow import CancelFlowSubmission
-from store.churn_events import lost_cutoff
+from store.churn_event_reads import lost_cutoff
 from store.db import is_sqlite
-from store.models import CHURN_STATUSES, OPEN_STATUSES, ChurnEvent
-from store.variants import STRATEGIES, TONES, Variant
+from store.models import CHURN_STATUSES, OPEN_STATUSES, STRATEGIES, TONES, ChurnEvent
+from store.variants import Variant
 
 NO_REASON = "unspecified"  # the by_reason key of events without a cancel reason
 
@@ -55,9 +55,9 @@ class Scope:
 
 def month_of(column) -> peewee.Node:
     """The calendar month of a (naive UTC) timestamp column; `month_label` reads the value.
-    SQLite: strftime('%Y-%m') with the format as a literal, not a parameter, so that the expression
-    matches the index churn_events_analytics_month (m0008). PostgreSQL: date_trunc('month'), which
-    its planner has statistics for (m0008), so it aggregates with a hash instead of sorting."""
+    SQLite: strftime('%Y-%m') with the format as a literal, not a parameter. PostgreSQL:
+    date_trunc('month'), which its planner has statistics for (m0008), so it aggregates with a hash
+    instead of sorting."""
     if is_sqlite():
         return fn.strftime(SQL("'%Y-%m'"), column)
     return fn.date_trunc(SQL("'month'"), column)
@@ -94,11 +94,6 @@ def add_amount(amounts: dict, currency: str, cents) -> None:
 # Three independent parts (the handler runs them side by side on the worker pool): the events
 # grouped by currency, reason, source and status; emails sent and cancel-flow answers; recoveries
 # per kind of email. `combine` folds them into the answer.
-
-def stats(scope: Scope, now: dt.datetime) -> dict:
-    """The whole answer, one part after the other (scripts and tests)."""
-    return combine(event_groups(scope, now), sends_and_submissions(scope), recoveries_by_kind(scope))
-
 
 def event_groups(scope: Scope, now: dt.datetime) -> dict:
     # Grouped by the stored status (so the GROUP BY follows the index churn_events_analytics);
@@ -198,7 +193,7 @@ def recoveries_by_kind(scope: Scope) -> dict[tuple[str, str], int]:
 
 
 def variant_table(sent: dict, recovered: dict) -> list[dict]:
-    """All nine strategy x tone pairs, zeros included, in the order of store.variants.STRATEGIES
+    """All nine strategy x tone pairs, zeros included, in the order of store.models.STRATEGIES
     and TONES (then any other pair found)."""
     pairs = [(s, t) for s in STRATEGIES for t in TONES]
     pairs += sorted((set(sent) | set(recovered)) - set(pairs))

@@ -1,4 +1,4 @@
-"""Month-by-month analytics (SPEC 6): cohorts and the history forecasting is fitted to.
+"""Month-by-month analytics (docs/analytics.md): cohorts and the history forecasting is fitted to.
 
 Months are calendar months of UTC timestamps, bucketed in SQL (`store.analytics.month_of`) and
 grouped with the currency, so every amount stays in its own currency.
@@ -27,6 +27,8 @@ def month_start(moment: dt.datetime) -> dt.datetime:
 
 def add_months(month: dt.datetime, count: int) -> dt.datetime:
     index = month.year * 12 + (month.month - 1) + count
+    if index // 12 > dt.MAXYEAR:
+        return dt.datetime.max  # the end of a range that reaches December 9999 (the last year taken)
     return dt.datetime(index // 12, index % 12 + 1, 1)
 
 

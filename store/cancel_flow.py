@@ -1,8 +1,8 @@
-"""The cancel flow (SPEC 7): the project's `settings.cancel_flow` (schema, defaults), the public
+"""The cancel flow (docs/widget.md): the project's `settings.cancel_flow` (schema, defaults), the public
 config the widget fetches, and the widget's answers.
 
 Cancel-flow submissions: every answer a customer gave in the widget (reason, offer shown,
-offer accepted). `save_rate` = accepted / submissions (SPEC 6)."""
+offer accepted). `save_rate` = accepted / submissions (docs/analytics.md)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import peewee
 
-from store.errors import bad_request, conflict
+from store.errors import bad_request
 from store.validation import (Choice, Field, FieldError, Integer, ListOf, Nested, Schema, String, clean_into,
                                  ValidationFailed)
-from store.keys import constant_time_equal
 from store.db import transaction
-from store.models import CANCEL_REASONS, OPEN_STATUSES, BaseModel, ChurnEvent, Project, ProjectKey, utcnow
-from store.projects import project_settings
+from store.models import CANCEL_REASONS, BaseModel, ChurnEvent, Project, utcnow
+from store.projects import live_key, project_settings
+from store.offers import DEFAULT_OFFERS, offer_headline
 from store.serialize import dumps
 
 log = logging.getLogger("windback.cancel_flow")
@@ -54,10 +54,6 @@ REASON_LABELS = {
     "temporary": "I only need a break for now",
     "payment_failed": "I had trouble with payment",
     "other": "Something else",
-}
-DEFAULT_OFFERS = {
-    "too_expensive": {"type": "discount", "percent_off": 20, "months": 3},
-    "temporary": {"type": "pause", "months": 3},  # as services/writers/brief.py assumes
 }
 DEFAULT_COPY = {
     "title": "Before you go",
@@ -203,18 +199,6 @@ def effective_settings(stored: dict | None) -> dict:
     }
 
 
-def offer_headline(offer: dict) -> str:
-    if offer["type"] == "discount":
-        months = offer["months"]
-        return f"Stay and get {offer['percent_off']}% off for the next {months} month{'s' if months > 1 else ''}"
-    if offer["type"] == "pause":
-        months = offer["months"]
-        return f"Pause your subscription for up to {months} month{'s' if months > 1 else ''} instead"
-    price = offer.get("price_cents")
-    suffix = f" for {price / 100:.2f} a month" if price is not None else ""
-    return f"Switch to the {offer['to_plan']} plan{suffix} instead"
-
-
 # --- the public config, and recording an answer -------------------------------------------
 
 @dataclass(frozen=True)
@@ -227,12 +211,8 @@ class PublicConfig:
 
 def load_public_config(public_key: str) -> PublicConfig | None:
     """The widget's config for a live public key (None: not a live public key)."""
-    now = utcnow()
-    row = (ProjectKey.select(ProjectKey.lookup, ProjectKey.expires_at, Project).join(Project)
-           .where((ProjectKey.lookup == public_key) & (ProjectKey.kind == "public")
-                  & (ProjectKey.expires_at.is_null() | (ProjectKey.expires_at > now)))
-           .first())
-    if row is None or not constant_time_equal(row.lookup, public_key):
+    row = live_key("public", public_key)
+    if row is None:
         return None
     project = row.project
     settings = project_settings(project)
@@ -253,7 +233,7 @@ def record_answer(project_id: str, answer: dict) -> tuple[ChurnEvent, bool]:
     the customer's open one updated, its email and customer id left as they are), `saved` when an
     offer was accepted (a guarded UPDATE from an open status), and the submission row that
     `save_rate` counts. Returns (event, created)."""
-    from store.churn_events import record_churn
+    from store.churn_events import mark_saved, record_churn
 
     offer = offer_for(project_id, answer["reason"])
     if answer.get("offer_accepted") and offer is None:
@@ -266,13 +246,7 @@ def record_answer(project_id: str, answer: dict) -> tuple[ChurnEvent, bool]:
     with transaction():
         event, created = record_churn(project_id, fields, keep_identity=True)
         if answer.get("offer_accepted"):
-            now = utcnow()
-            changed = (ChurnEvent.update(status="saved", saved=True, updated_at=now)
-                       .where((ChurnEvent.id == event.id) & ChurnEvent.status.in_(OPEN_STATUSES))
-                       .execute())
-            if changed != 1:
-                raise conflict("The customer's churn event is no longer open")
-            event = ChurnEvent.get_by_id(event.id)
+            event = mark_saved(event.id)
         CancelFlowSubmission.create(project=project_id, churn_event=event.id, customer_email=event.customer_email,
                                     reason=answer["reason"], detail=answer.get("detail"),
                                     offer_shown=dumps(offer_shown) if offer_shown else None,

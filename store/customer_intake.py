@@ -82,7 +82,7 @@ def _merge(into: list, other: list) -> None:
 
 
 def add_tracked(rows: list[tuple]) -> None:
-    """Fold tracked-event rows (`store.tracking.COLUMNS` order; timestamps as SQLite text or
+    """Fold tracked-event rows (`store.tracking.FIELDS` order; timestamps as SQLite text or
     datetimes) into the customer tables, inside the caller's transaction. Rows are sorted so
     that concurrent writers lock them in the same order."""
     people: dict[tuple, list] = {}

@@ -3,7 +3,10 @@
 peewee connections are per thread. Every unit of work (a handler's read in the worker pool, an
 actor's state change) runs inside `unit_of_work()`, which connects when needed and, on
 PostgreSQL, hands the connection back to the pool afterwards. SQLite connections stay open on
-their (long-lived) thread: opening one costs more than the query it serves.
+their thread: opening one costs more than the query it serves. Both are bounded by the threads
+that use the database, which are few and long-lived: the actor pool (project actors share it;
+none has a thread or connection of its own), the read worker pool and the group committers. A
+SQLite connection holds up to `cache_size` (2 MB by default; 1.5-2.1 MB measured) of page cache.
 """
 from __future__ import annotations
 
@@ -32,13 +35,14 @@ SQLITE_PRAGMAS = {
 }
 
 
-def make_database(url: str) -> peewee.Database:
-    """A peewee database for `url` (sqlite:///path or postgresql://...)."""
+def make_database(url: str, max_connections: int = 64) -> peewee.Database:
+    """A peewee database for `url` (sqlite:///path or postgresql://...); `max_connections` bounds
+    PostgreSQL's pool."""
     scheme = url.split("://", 1)[0]
     if scheme == "sqlite":
         path = url[len("sqlite:///"):] or "windback.db"
-        # IMMEDIATE write transactions: concurrent read-modify-write with DEFERRED fails with
-        # "database is locked" even under WAL and busy_timeout (LIBRARY-NOTES).
+        # IMMEDIATE write transactions: concurrent read-modify-write with DEFERRED failed with
+        # "database is locked" even under WAL and busy_timeout (3 of 4 threads, measured).
         return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", autoconnect=True)
     if scheme in ("postgres", "postgresql", "postgres+pool", "postgresql+pool"):
         parsed = urllib.parse.urlsplit(url)
@@ -48,7 +52,7 @@ def make_database(url: str) -> peewee.Database:
             password=urllib.parse.unquote(parsed.password) if parsed.password else None,
             host=parsed.hostname,
             port=parsed.port or 5432,
-            max_connections=64,
+            max_connections=max_connections,
             stale_timeout=300,
             timeout=10,
             autoconnect=True,
@@ -56,8 +60,8 @@ def make_database(url: str) -> peewee.Database:
     return connect_url(url)
 
 
-def init_database(url: str) -> peewee.Database:
-    db = make_database(url)
+def init_database(url: str, max_connections: int = 64) -> peewee.Database:
+    db = make_database(url, max_connections)
     database.initialize(db)
     return db
 
@@ -84,14 +88,18 @@ def unit_of_work():
 
 # SQLite lets one writer in at a time; a second thread of this process that finds the lock taken
 # sleeps in SQLite's busy handler (1, 2, 5 ... 100 ms steps), so two writers of one process
-# (a group committer and an actor) stalled each other for tens of milliseconds. They queue here
-# instead and are woken the moment the other commits. Other processes still meet busy_timeout.
+# (a group committer and an actor) stalled each other for tens of milliseconds. Writers that open
+# their transaction through `transaction()` queue here instead and are woken the moment the other
+# commits; one that calls `db.atomic()` itself bypasses this lock and meets the busy handler.
+# Other processes always meet busy_timeout.
 _sqlite_writer = threading.RLock()
 
 
 @contextlib.contextmanager
 def transaction():
-    """A write transaction (IMMEDIATE on SQLite), inside a unit of work; nested: a savepoint."""
+    """The one way to open a write transaction (IMMEDIATE on SQLite), inside a unit of work; nested:
+    a savepoint. Single commands, an actor's batch of commands and the group committers all come
+    through here, so on SQLite they queue on `_sqlite_writer` rather than in the busy handler."""
     db = database.obj
     if isinstance(db, peewee.SqliteDatabase) and db.transaction_depth() == 0:
         with _sqlite_writer, db.atomic():
@@ -99,17 +107,6 @@ def transaction():
         return
     with db.atomic():
         yield db
-
-
-def db_work(fn):
-    """Decorate a function so that it always runs inside a unit of work."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with unit_of_work():
-            return fn(*args, **kwargs)
-
-    return wrapper
 
 
 def start_executor(workers: int) -> ThreadPoolExecutor:
@@ -136,6 +133,13 @@ async def run_db(fn, *args, **kwargs):
 def _in_unit(fn, args, kwargs):
     with unit_of_work():
         return fn(*args, **kwargs)
+
+
+def close_thread_connection() -> None:
+    """Close this thread's SQLite connection (a thread that stops using the database)."""
+    db = database.obj
+    if db is not None and not isinstance(db, PooledPostgresqlDatabase) and not db.is_closed():
+        db.close()
 
 
 def close_database() -> None:

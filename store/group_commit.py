@@ -7,7 +7,7 @@ resolves each caller's future with its own result. A request is answered only af
 has committed, so an acknowledged item is durable. If a batch fails, its items are retried one by
 one, so one bad item fails alone.
 
-Measured on this machine (LIBRARY-NOTES): one insert per request keeps about half of bare
+Measured on a 2-core machine: one insert per request keeps about half of bare
 Tornado's throughput; batching every few milliseconds keeps over 80%.
 """
 from __future__ import annotations
@@ -54,7 +54,7 @@ class GroupCommitter:
                 return
             batch = [first]
             # Sleep through the window, then take what queued: a blocking get() per item would
-            # wake this thread once per request (60-100 us each across cores, LIBRARY-NOTES).
+            # wake this thread once per request (60-100 us each across cores).
             time.sleep(self._window)
             stopping = False
             while len(batch) < self._max_batch:

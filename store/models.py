@@ -28,6 +28,10 @@ CANCEL_REASONS = (
 )
 SOURCES = ("api", "stripe", "razorpay", "custom", "widget")
 PLANS = ("free", "pro", "scale")
+# Recovery emails: one variant per strategy x tone (store/variants.py).
+STRATEGIES = ("discount_offer", "value_reminder", "personal_check_in")
+TONES = ("friendly", "professional", "urgent")
+VARIANT_STATUSES = ("draft", "edited", "sent", "failed")
 ROLES = ("owner", "admin", "member")
 
 
@@ -115,7 +119,8 @@ class Membership(BaseModel):
 
 class ChurnEvent(BaseModel):
     id = peewee.CharField(primary_key=True, max_length=40, default=lambda: new_id("ce"))
-    project = peewee.ForeignKeyField(Project, backref="churn_events", on_delete="CASCADE")
+    # No index of its own: every index below starts with the project.
+    project = peewee.ForeignKeyField(Project, backref="churn_events", on_delete="CASCADE", index=False)
     customer_email = peewee.CharField(max_length=254, null=True)  # lower-cased
     customer_name = peewee.CharField(max_length=200, null=True)
     customer_id = peewee.CharField(max_length=200, null=True)
@@ -132,25 +137,23 @@ class ChurnEvent(BaseModel):
     recovered_by_variant_id = peewee.CharField(max_length=40, null=True)
     saved = peewee.BooleanField(default=False)
     metadata = peewee.TextField(default="{}")
-    # The provider's own time of the last webhook applied to this event (ordering, SPEC 8).
+    # The provider's own time of the last webhook applied to this event (ordering, docs/webhooks.md).
     source_event_at = peewee.DateTimeField(null=True)
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
 
     class Meta:
         table_name = "churn_events"
-        # Every list filter and sort, within a project. A sort column carries the id too, so a
-        # page in (column, id) order is read straight off the index, never sorted.
+        # Only what a query plan uses (every insert maintains each index; the plans are in
+        # docs/BENCHMARKS.md, "Indexes on churn_events", from bench/query_plans.py): the list's
+        # default order, churned_at ranges (status filters, the lost sweep, cohorts and
+        # forecasting), and a customer's events by email or id (repeated churns, webhooks, the
+        # email filter and sort). Statistics use the covering indexes of m0008; a sort or filter
+        # on another column reads the project's rows through one of these and sorts them.
         indexes = (
             (("project", "created_at", "id"), False),
-            (("project", "updated_at", "id"), False),
             (("project", "churned_at", "id"), False),
-            (("project", "recovered_at", "id"), False),
-            (("project", "mrr_cents", "id"), False),
-            (("project", "status", "id"), False),
             (("project", "customer_email", "id"), False),
-            (("project", "source"), False),
-            (("project", "cancel_reason"), False),
             (("project", "customer_id"), False),
         )
 

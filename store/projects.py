@@ -14,6 +14,8 @@ from store.serialize import dumps, iso, loads_object
 ROLE_RANK = {"member": 1, "admin": 2, "owner": 3}
 SECRET_SETTINGS = ("stripe_webhook_secret", "razorpay_webhook_secret", "custom_webhook_secret")
 DEFAULT_SETTINGS = {"mail_from": None, "brand_name": None, "lost_after_days": 90}
+# Failed-payment emails: one per step, `after_hours` after the payment failed (docs/dunning.md).
+DEFAULT_DUNNING = {"enabled": True, "steps": [{"after_hours": 0}, {"after_hours": 72}, {"after_hours": 168}]}
 
 
 class SlugTaken(Exception):
@@ -23,6 +25,8 @@ class SlugTaken(Exception):
 def project_settings(project: Project) -> dict:
     settings = dict(DEFAULT_SETTINGS)
     settings.update(loads_object(project.settings))
+    dunning = settings.get("dunning")
+    settings["dunning"] = {**DEFAULT_DUNNING, **(dunning if isinstance(dunning, dict) else {})}
     return settings
 
 
@@ -69,7 +73,9 @@ def project_by_slug(slug: str) -> Project | None:
     return Project.get_or_none(Project.slug == slug)
 
 
-def _live_key(kind: str, lookup: str) -> ProjectKey | None:
+def live_key(kind: str, lookup: str) -> ProjectKey | None:
+    """A key that works now (current, or rotated and still in its grace period), with its project;
+    `lookup` is the SHA-256 of a secret key or the public key itself."""
     now = utcnow()
     key = (ProjectKey.select(ProjectKey, Project).join(Project)
            .where((ProjectKey.lookup == lookup) & (ProjectKey.kind == kind)
@@ -80,19 +86,14 @@ def _live_key(kind: str, lookup: str) -> ProjectKey | None:
     return key
 
 
-def project_for_secret_key(secret_key: str) -> Project | None:
-    key = _live_key("secret", sha256_hex(secret_key))
-    return key.project if key else None
-
-
 def secret_key_owner(secret_key: str) -> tuple[Project, dt.datetime | None] | None:
     """The project of a live secret key and when that key stops working (None: never)."""
-    key = _live_key("secret", sha256_hex(secret_key))
+    key = live_key("secret", sha256_hex(secret_key))
     return (key.project, key.expires_at) if key else None
 
 
 def project_for_public_key(public_key: str) -> Project | None:
-    key = _live_key("public", public_key)
+    key = live_key("public", public_key)
     return key.project if key else None
 
 

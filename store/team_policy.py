@@ -1,4 +1,4 @@
-"""Who may change whom in a project's team (SPEC 4): the one place for rules that depend on the
+"""Who may change whom in a project's team (docs/roles.md): the one place for rules that depend on the
 target of a change, not only on the caller's role.
 
 The caller's minimum role per endpoint is declared on the handler (`rules`, checked by

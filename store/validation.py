@@ -13,10 +13,10 @@ import re
 from typing import Any, Callable
 
 from store.errors import Invalid
+from store.input_rules import (EMAIL_MESSAGE, email_address, mail_from_header, read_timestamp, text_problem,
+                               unsafe_text_paths)
 
 MISSING = object()
-_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
-
 
 class FieldError(Exception):
     def __init__(self, message: str, field: str | None = None):
@@ -61,17 +61,19 @@ class String(Field):
     type_name = "string"
 
     def __init__(self, min_length: int = 0, max_length: int = 1000, pattern: str | None = None,
-                 pattern_message: str | None = None, strip: bool = True, **kw):
+                 pattern_message: str | None = None, strip: bool = True, multiline: bool = False, **kw):
         super().__init__(**kw)
         self.min_length, self.max_length, self.strip = min_length, max_length, strip
+        self.multiline = multiline  # a long text (details, bodies): tabs and line breaks allowed
         self.pattern = re.compile(pattern) if pattern else None
         self.pattern_message = pattern_message
 
     def convert(self, value, path, from_query):
         if not isinstance(value, str):
             raise FieldError("must be a string")
-        if "\x00" in value:
-            raise FieldError("must not contain NUL characters")
+        problem = text_problem(value, self.multiline)
+        if problem:
+            raise FieldError(problem)
         if self.strip:
             value = value.strip()
         if len(value) < self.min_length:
@@ -93,17 +95,41 @@ class String(Field):
 
 
 class Email(String):
-    def __init__(self, **kw):
+    """One address (`email_address`), lower-cased. With `invalid_as_null`, an address that is not
+    valid becomes None instead of an error (what a provider's webhook says is stored, its bad
+    email left out)."""
+
+    def __init__(self, invalid_as_null: bool = False, **kw):
         super().__init__(min_length=3, max_length=254, **kw)
+        self.invalid_as_null = invalid_as_null
 
     def convert(self, value, path, from_query):
-        value = super().convert(value, path, from_query)
-        if not _EMAIL.match(value):
-            raise FieldError("must be a valid email address")
-        return value.lower()
+        try:
+            address = email_address(super().convert(value, path, from_query))
+            if address is None:
+                raise FieldError(EMAIL_MESSAGE)
+        except FieldError:
+            if self.invalid_as_null:
+                return None
+            raise
+        return address
 
     def _schema(self):
         return {"type": "string", "format": "email", "maxLength": 254}
+
+
+class MailFrom(String):
+    """A sender: `Name <address>` or a bare address, one line; stored as a From header that
+    reads back as that one address (a name with commas is quoted)."""
+
+    def __init__(self, **kw):
+        super().__init__(max_length=300, **kw)
+
+    def convert(self, value, path, from_query):
+        header = mail_from_header(super().convert(value, path, from_query))
+        if header is None:
+            raise FieldError("must be one email address, optionally with a name: Brand <hello@example.com>")
+        return header
 
 
 class Integer(Field):
@@ -177,9 +203,10 @@ class Timestamp(Field):
     def convert(self, value, path, from_query):
         if not isinstance(value, str):
             raise FieldError("must be an ISO 8601 timestamp")
-        parsed = parse_timestamp(value)
-        if parsed is None:
-            raise FieldError("must be an ISO 8601 timestamp, e.g. 2026-01-31T12:00:00Z")
+        try:
+            parsed = read_timestamp(value)
+        except ValueError as error:
+            raise FieldError(str(error)) from None
         if self.past_only and parsed > dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(seconds=60):
             raise FieldError("must not be in the future")
         return parsed
@@ -200,6 +227,9 @@ class JsonObject(Field):
     def convert(self, value, path, from_query):
         if not isinstance(value, dict):
             raise FieldError("must be a JSON object")
+        unsafe = unsafe_text_paths(value, path, long_text=True)
+        if unsafe:
+            raise ValidationFailed(unsafe)
         if len(json.dumps(value, separators=(",", ":")).encode()) > self.max_bytes:
             raise FieldError(f"must be at most {self.max_bytes} bytes as JSON")
         return value
@@ -323,15 +353,8 @@ def validation_error(details: list[dict]) -> Invalid:
 
 
 def parse_timestamp(value: str) -> dt.datetime | None:
-    text = value.strip()
-    if not text or len(text) > 40:
-        return None
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
+    """`read_timestamp`, or None when `value` is not a timestamp in range."""
     try:
-        parsed = dt.datetime.fromisoformat(text)
+        return read_timestamp(value)
     except ValueError:
         return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return parsed

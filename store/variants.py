@@ -1,5 +1,5 @@
 """Recovery email variants: nine per churn event (3 strategies x 3 tones), and the guarded
-transitions the project actor applies to them (SPEC 5).
+transitions the project actor applies to them (docs/emails.md).
 
 Slow work (writing, sending) happens outside the actor between two transactions, so both are
 claims in the database: a claim row per event being generated (`variant_generations`) and a
@@ -15,19 +15,15 @@ import peewee
 
 from store import customers
 from store.errors import conflict, not_found
-from store.churn_events import get_event
+from store.churn_events import CLOSED_STATUSES, get_event, mark_contacted, mark_variants_ready
 from store.customer_views import top_events
 from store.db import transaction
-from store.models import BaseModel, ChurnEvent, Project, new_id, utcnow
+from store.models import STRATEGIES, TONES, BaseModel, ChurnEvent, Project, new_id, utcnow
 from store.projects import project_settings
 from store.serialize import iso
 from store.suppressions import is_suppressed
 
-STRATEGIES = ("discount_offer", "value_reminder", "personal_check_in")
-TONES = ("friendly", "professional", "urgent")
-VARIANT_STATUSES = ("draft", "edited", "sent", "failed")
 SENDABLE = ("draft", "edited", "failed")
-CLOSED_EVENT_STATUSES = ("recovered", "saved")
 
 
 class Variant(BaseModel):
@@ -90,7 +86,7 @@ def variant_json(variant: Variant) -> dict:
 
 
 def _grid_position():
-    """Strategy-major, tone-minor order of the SPEC's grid, for listing."""
+    """Strategy-major, tone-minor order of the 3 x 3 grid, for listing."""
     strategy = peewee.Case(Variant.strategy, [(s, i) for i, s in enumerate(STRATEGIES)], 9)
     tone = peewee.Case(Variant.tone, [(t, i) for i, t in enumerate(TONES)], 9)
     return strategy * 3 + tone
@@ -121,7 +117,7 @@ def _sending(now: dt.datetime):
 
 
 def _refuse_closed(event: ChurnEvent, doing: str) -> None:
-    if event.status in CLOSED_EVENT_STATUSES:
+    if event.status in CLOSED_STATUSES:
         raise conflict(f"Cannot {doing}: the churn event is {event.status}")
 
 
@@ -187,8 +183,7 @@ def commit_generation(project_id: str, event_id: str, claim: str, drafts: list, 
                         status="draft", generator=generator, created_at=now, updated_at=now)
                 for d in drafts]
         Variant.bulk_create(rows)
-        (ChurnEvent.update(status="variants_ready", updated_at=now)
-         .where((ChurnEvent.id == event_id) & (ChurnEvent.status == "new")).execute())
+        mark_variants_ready(event_id, now)
     return [variant_json(v) for v in rows]
 
 
@@ -250,15 +245,16 @@ def mark_sent(project_id: str, event_id: str, variant_id: str, claim: str, messa
     accepted is sent), and move the event to `contacted` from `new`/`variants_ready`."""
     now = utcnow()
     with transaction():
-        (Variant.update(status="sent", sent_at=now, message_id=message_id, error=None, send_claim=None,
-                        send_claim_expires_at=None, updated_at=now)
-         .where((Variant.id == variant_id) & (Variant.project == project_id) & (Variant.status != "sent"))
-         .execute())
-        (ChurnEvent.update(status="contacted", updated_at=now)
-         .where((ChurnEvent.id == event_id) & ChurnEvent.status.in_(("new", "variants_ready"))).execute())
-        event = ChurnEvent.get_by_id(event_id)
-        customers.touch(project_id, customer_id=event.customer_id, customer_email=event.customer_email,
-                        kind="email", at=now)
+        sent = (Variant.update(status="sent", sent_at=now, message_id=message_id, error=None, send_claim=None,
+                               send_claim_expires_at=None, updated_at=now)
+                .where((Variant.id == variant_id) & (Variant.project == project_id) & (Variant.status != "sent"))
+                .execute())
+        mark_contacted(event_id, now)
+        if sent:  # the first time this email is recorded as sent: one more on the customer's timeline
+            event = (ChurnEvent.select(ChurnEvent.customer_id, ChurnEvent.customer_email)
+                     .where(ChurnEvent.id == event_id).get())
+            customers.touch(project_id, customer_id=event.customer_id, customer_email=event.customer_email,
+                            kind="email", at=now)
         return variant_json(Variant.get_by_id(variant_id))
 
 

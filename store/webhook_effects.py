@@ -1,4 +1,4 @@
-"""What a stored webhook event does to churn events, applied exactly once.
+"""What a stored webhook event does to churn events and payment recoveries, applied exactly once.
 
 `apply_stored_event` claims the stored event, maps its payload (`store.webhook_mapping`),
 changes the churn events and marks the stored event `processed`, all in one transaction: the
@@ -6,7 +6,7 @@ effect and the mark commit together or not at all, so applying the same stored e
 replay, a second process) changes nothing. A failure rolls the attempt back and records
 `failed` with the error.
 
-Order (SPEC 8, docs/webhooks.md): events are applied by the provider's own time `T`.
+Order (docs/webhooks.md): events are applied by the provider's own time `T`.
 - A recovery closes the customer's open churn event only if it is not older than the churn
   (`churned_at <= T`); otherwise, or when there is no open event, it is kept as an unmatched
   recovery.
@@ -14,6 +14,11 @@ Order (SPEC 8, docs/webhooks.md): events are applied by the provider's own time 
   recovered_at) changes nothing; one for a customer with an open event updates it (only with data
   newer than what was applied last); one older than an unmatched recovery of the customer is
   recorded already `recovered` by that recovery; anything else opens a new churn event.
+
+A failed payment is not a churn: it opens (or counts another attempt of) a payment recovery
+(`store/payment_recoveries.py`), and the churn comes when the provider gives up on the
+subscription, which also closes the recovery `failed`. A paid invoice or charged subscription
+closes it `recovered`.
 """
 from __future__ import annotations
 
@@ -23,9 +28,10 @@ import logging
 import peewee
 
 from store.webhook_mapping import Action, normalize
-from store import churn_events, webhooks
+from store import churn_events, payment_recoveries, webhooks
 from store.db import transaction
 from store.models import OPEN_STATUSES, ChurnEvent, utcnow
+from store.raw_sql import prepared
 
 log = logging.getLogger("windback.webhooks")
 
@@ -46,12 +52,20 @@ def apply_stored_event(webhook_event_id: str) -> str:
             if not action.customer_email and action.customer_id:
                 action.customer_email = email_known_for(project_id, action.customer_id)
             action.occurred_at = action.occurred_at or utcnow()
+            if action.kind in ("payment_failed", "payment_paid"):
+                apply_payment(project_id, row.provider, action)
+                webhooks.finish(webhook_event_id, "processed", action=action.kind, customer_id=action.customer_id,
+                                customer_email=action.customer_email,
+                                amount_cents=action.payment.get("amount_due_cents"))
+                return "processed"
             # Every earlier churn event of the customer, in one query; the rules below read it.
-            history = list(ChurnEvent.select().where(_customer(action, ChurnEvent.project == project_id)))
+            history = customer_history(project_id, action)
             if action.kind == "churn":
                 event_id = apply_churn(project_id, action, row.provider, history)
             else:
                 event_id = apply_recovery(project_id, action, history)
+            if action.closes_payment:
+                apply_payment(project_id, row.provider, action)
             if action.customer_email and action.customer_id:
                 fill_missing_email(action, history)
             webhooks.finish(webhook_event_id, "processed", action=action.kind, customer_id=action.customer_id,
@@ -85,8 +99,7 @@ def fill_missing_email(action: Action, history: list[ChurnEvent]) -> None:
             continue
         try:
             with transaction():  # a savepoint: a clash with another open event skips this one
-                ChurnEvent.update(customer_email=action.customer_email, updated_at=utcnow()).where(
-                    (ChurnEvent.id == event.id) & ChurnEvent.customer_email.is_null()).execute()
+                churn_events.fill_missing_email(event.id, action.customer_email)
         except peewee.IntegrityError:
             log.info("not filling email of churn event %s: the customer has another open event", event.id)
 
@@ -95,22 +108,17 @@ def newest(events: list[ChurnEvent]) -> ChurnEvent | None:
     return max(events, key=lambda event: (event.created_at, event.id)) if events else None
 
 
-def _customer(action: Action, condition):
-    """`condition` for this customer, by email or by customer id, as a top-level OR so that SQLite
-    searches the (project, customer_email) and (project, customer_id) indexes."""
-    match = []
-    if action.customer_email:
-        match.append(condition & (ChurnEvent.customer_email == action.customer_email))
-    if action.customer_id:
-        match.append(condition & (ChurnEvent.customer_id == action.customer_id))
-    return match[0] if len(match) == 1 else (match[0] | match[1])
+def customer_history(project_id: str, action: Action) -> list[ChurnEvent]:
+    """Every churn event of the action's customer, by email or by customer id, as a top-level OR
+    so that SQLite searches the (project, customer_email) and (project, customer_id) indexes."""
+    given = {name: value for name, value in (("customer_email", action.customer_email),
+                                             ("customer_id", action.customer_id)) if value}
 
+    def build(slot):
+        match = [(ChurnEvent.project == slot("project")) & (getattr(ChurnEvent, name) == slot(name)) for name in given]
+        return ChurnEvent.select().where(match[0] if len(match) == 1 else (match[0] | match[1]))
 
-def _stamp(event_id: str, when) -> None:
-    """Remember the provider time of the newest webhook applied to the event."""
-    (ChurnEvent.update(source_event_at=when)
-     .where((ChurnEvent.id == event_id) & (ChurnEvent.source_event_at.is_null() | (ChurnEvent.source_event_at < when)))
-     .execute())
+    return prepared(("customer-history", tuple(given)), build).rows(ChurnEvent, project=project_id, **given)
 
 
 def apply_churn(project_id: str, action: Action, source: str, history: list[ChurnEvent]) -> str:
@@ -124,12 +132,12 @@ def apply_churn(project_id: str, action: Action, source: str, history: list[Chur
     if existing is not None:
         if existing.source_event_at is None or existing.source_event_at <= when:
             churn_events.record_churn(project_id, fields)  # newer data: update the open event
-            _stamp(existing.id, when)
+            churn_events.note_provider_time(existing.id, when)
         return existing.id
     recovery = webhooks.pending_recovery(project_id, action.customer_id, action.customer_email, when)
     event, created = churn_events.record_churn(project_id, {**fields, "source_event_at": when})
     if not created:
-        _stamp(event.id, when)
+        churn_events.note_provider_time(event.id, when)
     if recovery is not None:
         # The recovery arrived first: the churn is recorded already recovered by it.
         churn_events.mark_recovered(project_id, event.id, recovery.amount_cents, recovered_at=recovery.occurred_at)
@@ -144,5 +152,44 @@ def apply_recovery(project_id: str, action: Action, history: list[ChurnEvent]) -
     if existing is None or existing.churned_at > when:
         return None  # nothing to close yet (or only a newer churn): kept as an unmatched recovery
     churn_events.mark_recovered(project_id, existing.id, action.mrr_cents, recovered_at=when)
-    _stamp(existing.id, when)
+    churn_events.note_provider_time(existing.id, when)
     return existing.id
+
+
+def apply_payment(project_id: str, provider: str, action: Action) -> None:
+    """Open (or count another attempt of) a payment recovery, or close the ones an event ends."""
+    if action.kind == "payment_failed":
+        if paid_since(project_id, provider, action):
+            return  # delivered after the payment that settled it: nothing to recover
+        fields = {**action.payment, "customer_email": action.customer_email, "customer_id": action.customer_id,
+                  "customer_name": action.customer_name}
+        payment_recoveries.open_recovery(project_id, provider, fields, action.occurred_at)
+        return
+    payment_recoveries.close_matching(project_id, provider, action.closes_payment, action.occurred_at,
+                                      invoice_id=action.payment.get("invoice_id"),
+                                      subscription_id=action.payment.get("subscription_id"),
+                                      amount_cents=action.payment.get("amount_cents"))
+
+
+def paid_since(project_id: str, provider: str, failure: Action) -> bool:
+    """Deliveries arrive in any order: has an already applied payment (at or after the failure's
+    time) settled the failed invoice, or charged its subscription? Looks at the customer's few
+    applied payment events (by the customer index), matching the invoice or subscription in each
+    payload."""
+    invoice, subscription = failure.payment.get("invoice_id"), failure.payment.get("subscription_id")
+    W = webhooks.WebhookEvent
+    since = (W.project == project_id) & (W.provider == provider) & (W.occurred_at >= failure.occurred_at)
+    # A custom `payment_succeeded` names only the invoice: stored without a customer.
+    match = since & W.customer_id.is_null() & (W.action == "payment_paid")
+    if failure.customer_id:
+        match = match | (since & (W.customer_id == failure.customer_id) & (W.action == "recovery"))
+    candidates = W.select(W.provider, W.payload).where(match)
+    for row in candidates:
+        later = normalize(provider, json.loads(row.payload), failure.occurred_at)
+        if later.closes_payment != "recovered":
+            continue
+        if invoice and later.payment.get("invoice_id") == invoice:
+            return True
+        if subscription and later.payment.get("subscription_id") == subscription:
+            return True
+    return False

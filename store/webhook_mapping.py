@@ -1,8 +1,11 @@
 """From a provider's payload to what it means for churn: a pure function, no database.
 
 `normalize(provider, payload, occurred_at)` returns an `Action`: `churn` (open or update the
-customer's churn event), `recovery` (close it) or `ignored`. Amounts come out in minor units per
-month (`mrr_cents`) with an upper-cased currency (SPEC 8). Looking up what the payload lacks (an
+customer's churn event), `recovery` (close it), `payment_failed` (open or update a payment
+recovery), `payment_paid` (close a payment recovery only) or `ignored`. A churn or recovery may
+also close payment recoveries (`closes_payment`: a subscription the provider gave up on is
+`failed`, a paid invoice or charged subscription `recovered`). Amounts come out in minor units per
+month (`mrr_cents`) with an upper-cased currency (docs/webhooks.md). Looking up what the payload lacks (an
 email known from an earlier event) is the store's job, not this module's.
 """
 from __future__ import annotations
@@ -12,6 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from store.input_rules import YEARS, email_address, text_problem
 from store.validation import Choice, Email, Integer, JsonObject, Schema, String, Timestamp
 from store.models import CANCEL_REASONS
 
@@ -20,8 +24,8 @@ HANDLED_TYPES = {
                          "customer.subscription.created", "invoice.payment_failed", "invoice.paid",
                          "invoice.payment_succeeded"}),
     "razorpay": frozenset({"subscription.cancelled", "subscription.halted", "subscription.charged",
-                           "subscription.activated"}),
-    "custom": frozenset({"churn", "recovered"}),
+                           "subscription.activated", "subscription.pending", "payment.failed"}),
+    "custom": frozenset({"churn", "recovered", "payment_failed", "payment_succeeded"}),
 }
 # Stripe's cancellation_details.feedback -> our cancel_reason.
 STRIPE_FEEDBACK = {
@@ -39,7 +43,7 @@ class MappingError(ValueError):
 
 @dataclass
 class Action:
-    kind: str  # churn | recovery | ignored
+    kind: str  # churn | recovery | payment_failed | payment_paid | ignored
     occurred_at: dt.datetime | None = None
     customer_email: str | None = None
     customer_id: str | None = None
@@ -51,6 +55,11 @@ class Action:
     cancel_reason_detail: str | None = None
     metadata: dict = field(default_factory=dict)
     note: str = ""  # why an event is ignored
+    # payment_failed: the recovery's fields (invoice_id, subscription_id, amount_due_cents, currency,
+    # attempt_count, update_payment_url); closing: what it matches (invoice_id or subscription_id)
+    # and amount_cents paid.
+    payment: dict = field(default_factory=dict)
+    closes_payment: str | None = None  # "recovered" | "failed": payment recoveries this closes
 
     def churn_fields(self, source: str) -> dict:
         """Fields for `store.churn_events.record_churn`. What the payload did not carry is left
@@ -72,22 +81,33 @@ def ignored(note: str) -> Action:
 
 
 def from_unix(value) -> dt.datetime | None:
+    """A provider's Unix time, or None when it is not one within the years the API takes."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return dt.datetime.fromtimestamp(value, dt.timezone.utc).replace(tzinfo=None)
+    try:
+        moment = dt.datetime.fromtimestamp(value, dt.timezone.utc).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment if YEARS[0] <= moment.year <= YEARS[1] else None
 
 
 def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}  # Razorpay sends `notes: []` when empty
 
 
-def _str(value) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
+def _str(value, multiline: bool = False) -> str | None:
+    """A provider's text, or None when it is empty or breaks the API's text rules (a control
+    character, a lone surrogate, a line break where one line is expected): left out, not stored."""
+    if not isinstance(value, str) or text_problem(value, multiline):
+        return None
+    return value.strip() or None
 
 
 def _email(value) -> str | None:
+    """One valid address by the API's rule, lower-cased; anything else (a list, a unicode local
+    part) is left out: the event is stored without it, as if the provider had sent none."""
     text = _str(value)
-    return text.lower() if text and "@" in text else None
+    return email_address(text) if text else None
 
 
 def _int(value) -> int | None:
@@ -111,7 +131,7 @@ def _currency(value) -> str | None:
 
 
 def monthly(amount: float, interval: str | None, count) -> int:
-    """Minor units per month: yearly / 12, weekly x 52 / 12 (SPEC 8)."""
+    """Minor units per month: yearly / 12, weekly x 52 / 12."""
     every = _int(count) or 1
     return round(amount * _PER_MONTH.get(interval or "month", 1) / every)
 
@@ -168,9 +188,12 @@ def _stripe_subscription(kind: str, obj: dict, when) -> Action:
     if kind == "churn":
         reason = "payment_failed" if details.get("reason") == "payment_failed" else \
             STRIPE_FEEDBACK.get(details.get("feedback"))
-    return Action(kind, when, email, customer_id, name, plan, mrr, currency or _currency(obj.get("currency")),
-                  reason, _str(details.get("comment")),
-                  {"stripe_subscription_id": obj["id"]} if _str(obj.get("id")) else {})
+    action = Action(kind, when, email, customer_id, name, plan, mrr, currency or _currency(obj.get("currency")),
+                    reason, _str(details.get("comment"), multiline=True),
+                    {"stripe_subscription_id": obj["id"]} if _str(obj.get("id")) else {})
+    if reason == "payment_failed" and _str(obj.get("id")):
+        action.closes_payment, action.payment = "failed", {"subscription_id": obj["id"]}
+    return action
 
 
 def _stripe_invoice(kind: str, obj: dict, when, amount_field: str) -> Action:
@@ -182,8 +205,26 @@ def _stripe_invoice(kind: str, obj: dict, when, amount_field: str) -> Action:
     subscription = obj.get("subscription") or _dict(_dict(obj.get("parent")).get("subscription_details")).get("subscription")
     if _str(subscription):
         meta["stripe_subscription_id"] = subscription
-    return Action(kind, when, email, customer_id, name, plan, mrr, currency or _currency(obj.get("currency")),
-                  "payment_failed" if kind == "churn" else None, None, meta)
+    action = Action(kind, when, email, customer_id, name, plan, mrr, currency or _currency(obj.get("currency")),
+                    None, None, meta)
+    invoice_id = _str(obj.get("id"))
+    if kind == "payment_failed":
+        if invoice_id is None:
+            raise MappingError("the failed invoice has no id")
+        action.payment = {"invoice_id": invoice_id, "subscription_id": _str(subscription),
+                          "amount_due_cents": _int(obj.get("amount_due")) or 0,
+                          "currency": _currency(obj.get("currency")) or currency or "USD",
+                          "attempt_count": _int(obj.get("attempt_count")),
+                          "update_payment_url": _url(obj.get("hosted_invoice_url"))}
+    elif invoice_id:
+        action.closes_payment = "recovered"
+        action.payment = {"invoice_id": invoice_id, "amount_cents": _int(obj.get("amount_paid"))}
+    return action
+
+
+def _url(value) -> str | None:
+    text = _str(value)
+    return text if text and text.startswith(("https://", "http://")) and len(text) <= 2000 else None
 
 
 def normalize_stripe(payload: dict) -> Action:
@@ -200,8 +241,8 @@ def normalize_stripe(payload: dict) -> Action:
         if "cancel_at_period_end" not in previous or previous["cancel_at_period_end"] == obj.get("cancel_at_period_end"):
             return ignored("the update does not change cancel_at_period_end")
         return _stripe_subscription("churn" if obj.get("cancel_at_period_end") else "recovery", obj, when)
-    if event_type == "invoice.payment_failed":
-        return _stripe_invoice("churn", obj, when, "amount_due")
+    if event_type == "invoice.payment_failed":  # not a churn: the provider retries (docs/dunning.md)
+        return _stripe_invoice("payment_failed", obj, when, "amount_due")
     if event_type in ("invoice.paid", "invoice.payment_succeeded"):
         if not (_int(obj.get("amount_paid")) or 0) > 0:
             return ignored("an invoice of amount 0 is not a recovery")
@@ -216,22 +257,40 @@ def normalize_razorpay(payload: dict) -> Action:
     inner = _dict(payload.get("payload"))
     subscription = _dict(_dict(inner.get("subscription")).get("entity"))
     payment = _dict(_dict(inner.get("payment")).get("entity"))
+    subscription_id = _str(subscription.get("id")) or _str(payment.get("subscription_id"))
     if event_type in ("subscription.cancelled", "subscription.halted"):
         kind = "churn"
     elif event_type in ("subscription.charged", "subscription.activated"):
         kind = "recovery"
+    elif event_type == "subscription.pending" or (event_type == "payment.failed" and subscription_id):
+        kind = "payment_failed"
+    elif event_type == "payment.failed":
+        return ignored("a failed payment outside a subscription is not followed up")
     else:
         return ignored(f"Razorpay events of type {event_type!r} are not used")
     notes = _dict(subscription.get("notes"))
     email = _email(notes.get("email")) or _email(payment.get("email"))
     customer_id = _str(subscription.get("customer_id")) or _str(payment.get("customer_id"))
     amount = _int(payment.get("amount"))  # paise: already minor units
-    meta = {"razorpay_subscription_id": subscription["id"]} if _str(subscription.get("id")) else {}
+    meta = {"razorpay_subscription_id": subscription_id} if subscription_id else {}
     reason = "payment_failed" if event_type == "subscription.halted" else \
         (_str(notes.get("cancel_reason")) if _str(notes.get("cancel_reason")) in CANCEL_REASONS else None)
-    return Action(kind, from_unix(payload.get("created_at")), email, customer_id,
-                  _str(notes.get("name")), _str(subscription.get("plan_id")), amount,
-                  _currency(payment.get("currency")) or "INR", reason, None, meta)
+    currency = _currency(payment.get("currency")) or "INR"
+    action = Action(kind, from_unix(payload.get("created_at")), email, customer_id,
+                    _str(notes.get("name")), _str(subscription.get("plan_id")), amount,
+                    currency, reason if kind == "churn" else None, None, meta)
+    if kind == "payment_failed":
+        # One charge of the subscription; a pending subscription without the payment entity is
+        # named by its billing cycle (an open recovery of the subscription is matched first).
+        cycle = subscription.get("current_start") or subscription.get("charge_at") or payload.get("created_at")
+        action.payment = {"invoice_id": _str(payment.get("invoice_id")) or f"{subscription_id}@{cycle}",
+                          "subscription_id": subscription_id, "amount_due_cents": amount or 0,
+                          "currency": currency, "attempt_count": None,
+                          "update_payment_url": _url(subscription.get("short_url"))}
+    elif subscription_id and event_type in ("subscription.halted", "subscription.charged"):
+        action.closes_payment = "failed" if event_type == "subscription.halted" else "recovered"
+        action.payment = {"subscription_id": subscription_id, "amount_cents": amount}
+    return action
 
 
 def razorpay_event_identity(event: dict, body: bytes) -> str:
@@ -251,7 +310,7 @@ def razorpay_event_identity(event: dict, body: bytes) -> str:
 
 CUSTOM_CHURN = Schema({
     "type": Choice(("churn",), required=True),
-    "customer_email": Email(nullable=True),
+    "customer_email": Email(nullable=True, invalid_as_null=True),
     "customer_name": String(max_length=200, nullable=True),
     "customer_id": String(max_length=200, nullable=True),
     "plan": String(max_length=200, nullable=True),
@@ -259,23 +318,44 @@ CUSTOM_CHURN = Schema({
     "currency": String(min_length=3, max_length=3, pattern=r"[A-Za-z]{3}", nullable=True,
                        pattern_message="must be a 3-letter ISO 4217 code, e.g. USD"),
     "cancel_reason": Choice(CANCEL_REASONS, nullable=True),
-    "cancel_reason_detail": String(max_length=5000, nullable=True),
+    "cancel_reason_detail": String(max_length=5000, nullable=True, multiline=True),
     "churned_at": Timestamp(past_only=True, nullable=True),
     "metadata": JsonObject(max_bytes=16384, nullable=True),
 }, check=lambda v: [] if v.get("customer_email") or v.get("customer_id") else
     [{"field": "customer_email", "message": "customer_email or customer_id is required"}])
 CUSTOM_RECOVERED = Schema({
     "type": Choice(("recovered",), required=True),
-    "customer_email": Email(nullable=True),
+    "customer_email": Email(nullable=True, invalid_as_null=True),
     "customer_id": String(max_length=200, nullable=True),
     "recovered_mrr_cents": Integer(minimum=0, maximum=10**12, nullable=True),
     "currency": String(min_length=3, max_length=3, pattern=r"[A-Za-z]{3}", nullable=True),
 }, check=CUSTOM_CHURN.check)
 
 
+CUSTOM_PAYMENT_FAILED = Schema({
+    "type": Choice(("payment_failed",), required=True),
+    "customer_email": Email(required=True),
+    "customer_name": String(max_length=200, nullable=True),
+    "customer_id": String(max_length=200, nullable=True),
+    "invoice_id": String(min_length=1, max_length=200, required=True),
+    "subscription_id": String(max_length=200, nullable=True),
+    "amount_due_cents": Integer(minimum=0, maximum=10**12, required=True),
+    "currency": CUSTOM_CHURN.fields["currency"],
+    "attempt_count": Integer(minimum=1, maximum=1000, nullable=True),
+    "update_payment_url": String(max_length=2000, pattern=r"https?://\S+", required=True,
+                                 pattern_message="must be an http:// or https:// URL"),
+})
+CUSTOM_PAYMENT_SUCCEEDED = Schema({
+    "type": Choice(("payment_succeeded",), required=True),
+    "invoice_id": String(min_length=1, max_length=200, required=True),
+    "amount_paid_cents": Integer(minimum=0, maximum=10**12, nullable=True),
+})
+
+
 def custom_schema(payload) -> Schema | None:
     kind = payload.get("type") if isinstance(payload, dict) else None
-    return {"churn": CUSTOM_CHURN, "recovered": CUSTOM_RECOVERED}.get(kind)
+    return {"churn": CUSTOM_CHURN, "recovered": CUSTOM_RECOVERED, "payment_failed": CUSTOM_PAYMENT_FAILED,
+            "payment_succeeded": CUSTOM_PAYMENT_SUCCEEDED}.get(kind)
 
 
 def normalize_custom(payload: dict, occurred_at: dt.datetime | None) -> Action:
@@ -284,6 +364,17 @@ def normalize_custom(payload: dict, occurred_at: dt.datetime | None) -> Action:
         return ignored(f"custom events of type {payload.get('type')!r} are not used")
     values = schema.clean(payload)  # the handler validated it; replay validates again
     currency = _currency(values.get("currency"))
+    if values["type"] == "payment_failed":
+        action = Action("payment_failed", occurred_at, values["customer_email"], values.get("customer_id"),
+                        values.get("customer_name"))
+        action.payment = {"invoice_id": values["invoice_id"], "subscription_id": values.get("subscription_id"),
+                          "amount_due_cents": values["amount_due_cents"], "currency": currency or "USD",
+                          "attempt_count": values.get("attempt_count"),
+                          "update_payment_url": values["update_payment_url"]}
+        return action
+    if values["type"] == "payment_succeeded":
+        return Action("payment_paid", occurred_at, closes_payment="recovered",
+                      payment={"invoice_id": values["invoice_id"], "amount_cents": values.get("amount_paid_cents")})
     if values["type"] == "recovered":
         return Action("recovery", occurred_at, values.get("customer_email"), values.get("customer_id"),
                       mrr_cents=values.get("recovered_mrr_cents"), currency=currency)
@@ -302,6 +393,6 @@ def normalize(provider: str, payload, occurred_at: dt.datetime | None = None) ->
         action = normalize_razorpay(payload)
     else:
         action = normalize_custom(payload, occurred_at)
-    if action.kind != "ignored" and not (action.customer_id or action.customer_email):
+    if action.kind not in ("ignored", "payment_paid") and not (action.customer_id or action.customer_email):
         raise MappingError("the event names no customer (no customer id and no email)")
     return action

@@ -1,4 +1,4 @@
-"""Stored webhook deliveries (SPEC 8): the raw verified event, unique per project, provider and
+"""Stored webhook deliveries (docs/webhooks.md): the raw verified event, unique per project, provider and
 provider event id, and where its processing stands.
 
 `store_deliveries` is the group committer's writer: a whole batch of verified deliveries in one
@@ -17,6 +17,7 @@ import peewee
 
 from store.db import database
 from store.models import BaseModel, Project, new_id, utcnow
+from store.raw_sql import insert_params, insert_sql, prepared
 
 PROVIDERS = ("stripe", "razorpay", "custom")
 WEBHOOK_STATUSES = ("received", "processed", "ignored", "failed")
@@ -123,48 +124,39 @@ def _existing(keys: list[tuple]) -> dict[tuple, tuple[str, str]]:
     return found
 
 
-_COLUMNS = ("id", "project", "provider", "event_id", "event_type", "payload", "occurred_at", "received_at",
-            "status", "attempts", "processed_at", "action")
-_DATETIMES = frozenset({"occurred_at", "received_at", "processed_at"})
-_SQL_CACHE: dict[tuple[int, str], str] = {}
-
-
-def _insert_sql(rows: int, mark: str) -> str:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id for `rows` rows (SQLite 3.35+ and PostgreSQL
-    alike), built once per size: peewee's `insert_many` spent ~200 us a row building SQL here,
-    most of a delivery's budget."""
-    sql = _SQL_CACHE.get((rows, mark))
-    if sql is None:
-        columns = ", ".join(f'"{WebhookEvent._meta.fields[name].column_name}"' for name in _COLUMNS)
-        one = "(" + ", ".join([mark] * len(_COLUMNS)) + ")"
-        sql = (f'INSERT INTO "{WebhookEvent._meta.table_name}" ({columns}) VALUES '
-               + ", ".join([one] * rows) + ' ON CONFLICT DO NOTHING RETURNING "id"')
-        _SQL_CACHE[(rows, mark)] = sql
-    return sql
+_FIELDS = ("id", "project", "provider", "event_id", "event_type", "payload", "occurred_at", "received_at",
+           "status", "attempts", "processed_at", "action")
 
 
 def _insert_ignoring_duplicates(rows: list[dict]) -> list[str]:
-    """Insert rows, skipping events already stored; returns the ids actually inserted."""
-    db = database.obj
-    datetime_db_value = WebhookEvent.received_at.db_value  # as peewee writes timestamps
-    params = [datetime_db_value(row[name]) if name in _DATETIMES else row[name]
-              for row in rows for name in _COLUMNS]
-    return [row[0] for row in db.execute_sql(_insert_sql(len(rows), db.param), params).fetchall()]
+    """Insert rows, skipping events already stored; returns the ids actually inserted. One
+    INSERT ... ON CONFLICT DO NOTHING RETURNING id (SQLite 3.35+ and PostgreSQL alike), its SQL
+    built once per size (store/raw_sql.py): peewee's `insert_many` spent ~200 us a row building
+    SQL here, most of a delivery's budget."""
+    sql = insert_sql(WebhookEvent, _FIELDS, len(rows), suffix=' ON CONFLICT DO NOTHING RETURNING "id"')
+    params = insert_params(WebhookEvent, _FIELDS, [[row[name] for name in _FIELDS] for row in rows])
+    return [row[0] for row in database.obj.execute_sql(sql, params).fetchall()]
 
 
 def claim(webhook_event_id: str) -> WebhookEvent | None:
     """Start applying an event in the caller's transaction: count the attempt and return the row,
     unless it already took effect (None). On PostgreSQL the row stays locked until commit, so a
     second processor of the same event waits here and then finds it `processed`."""
-    rows = list(WebhookEvent.update(attempts=WebhookEvent.attempts + 1)
-                .where((WebhookEvent.id == webhook_event_id) & (WebhookEvent.status != "processed"))
-                .returning(WebhookEvent).execute())
+    statement = prepared(("webhook-claim",), lambda slot: (
+        WebhookEvent.update(attempts=WebhookEvent.attempts + 1)
+        .where((WebhookEvent.id == slot("id")) & (WebhookEvent.status != "processed"))
+        .returning(WebhookEvent)), id=WebhookEvent.id)
+    rows = statement.rows(WebhookEvent, id=webhook_event_id)
     return rows[0] if rows else None
 
 
 def finish(webhook_event_id: str, status: str, **fields) -> None:
-    (WebhookEvent.update(status=status, processed_at=utcnow(), error=None, **fields)
-     .where(WebhookEvent.id == webhook_event_id).execute())
+    """Record the outcome of applying an event (`fields`: what it was about)."""
+    changes = {"status": status, "processed_at": utcnow(), "error": None, **fields}
+    statement = prepared(("webhook-finish", tuple(sorted(changes))), lambda slot: (
+        WebhookEvent.update(**{name: slot(name) for name in changes}).where(WebhookEvent.id == slot("id"))),
+        id=WebhookEvent.id, **{name: getattr(WebhookEvent, name) for name in changes})
+    statement.execute(id=webhook_event_id, **changes)
 
 
 def mark_failed(webhook_event_id: str, error: str) -> None:
@@ -214,13 +206,18 @@ def pending_recovery(project_id: str, customer_id: str | None, customer_email: s
                      after: dt.datetime) -> WebhookEvent | None:
     """The newest applied recovery of this customer, not older than `after`, that closed no churn
     event (it arrived before the churn it belongs to)."""
-    unmatched = ((WebhookEvent.project == project_id) & (WebhookEvent.action == "recovery")
-                 & (WebhookEvent.occurred_at >= after) & (WebhookEvent.status == "processed")
-                 & WebhookEvent.churn_event_id.is_null())
-    # A top-level OR of whole conditions: SQLite searches both customer indexes.
-    match = [unmatched & (column == value) for column, value in
-             ((WebhookEvent.customer_id, customer_id), (WebhookEvent.customer_email, customer_email)) if value]
-    if not match:
+    given = {name: value for name, value in (("customer_id", customer_id), ("customer_email", customer_email)) if value}
+    if not given:
         return None
-    rows = list(WebhookEvent.select().where(match[0] if len(match) == 1 else (match[0] | match[1])))
+
+    def build(slot):
+        unmatched = ((WebhookEvent.project == slot("project")) & (WebhookEvent.action == "recovery")
+                     & (WebhookEvent.occurred_at >= slot("after")) & (WebhookEvent.status == "processed")
+                     & WebhookEvent.churn_event_id.is_null())
+        # A top-level OR of whole conditions: SQLite searches both customer indexes.
+        match = [unmatched & (getattr(WebhookEvent, name) == slot(name)) for name in given]
+        return WebhookEvent.select().where(match[0] if len(match) == 1 else (match[0] | match[1]))
+
+    statement = prepared(("pending-recovery", tuple(given)), build, after=WebhookEvent.occurred_at)
+    rows = statement.rows(WebhookEvent, project=project_id, after=after, **given)
     return max(rows, key=lambda row: (row.occurred_at, row.id)) if rows else None

@@ -9,11 +9,21 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
 import tempfile
+import time
 import urllib.parse
+import urllib.request
 
+import psycopg2
 import pytest
 
+import server
 from config import load_settings
 from store.db import close_database, database, init_database, unit_of_work
 from store.migrations import migrate_database
@@ -23,8 +33,6 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def _pg_admin_connect(url: str):
-    import psycopg2
-
     parsed = urllib.parse.urlsplit(url)
     conn = psycopg2.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username,
                             password=parsed.password, dbname=parsed.path.lstrip("/") or "postgres",
@@ -105,8 +113,6 @@ def settings(migrated, test_env):
 
 @pytest.fixture
 def ctx(settings):
-    import server
-
     _empty_tables()
     context = server.build_context(settings)
     yield context
@@ -116,8 +122,6 @@ def ctx(settings):
 
 @pytest.fixture
 def app(ctx):
-    import server
-
     return server.make_app(ctx)
 
 
@@ -206,14 +210,6 @@ def table_count(model) -> int:
 
 # --- a real server process, and a real browser ------------------------------------------------
 
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import ssl  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -264,10 +260,8 @@ class LiveServer:
         raise RuntimeError(f"server did not become healthy: {self.read_log()[-3000:]}")
 
     def stop(self, sig=None) -> int | None:
-        import signal as _signal
-
         if self.process and self.process.poll() is None:
-            self.process.send_signal(sig or _signal.SIGTERM)
+            self.process.send_signal(sig or signal.SIGTERM)
             try:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
@@ -298,14 +292,14 @@ def live_server(migrated, test_env, tmp_path):
     started = []
 
     def start(env: dict | None = None, args: tuple = ()) -> LiveServer:
-        server = LiveServer({**test_env, "WINDBACK_DATABASE_URL": migrated, **(env or {})}, args,
-                            log_path=str(tmp_path / f"server-{len(started)}.log"))
-        started.append(server)
-        return server.start()
+        live = LiveServer({**test_env, "WINDBACK_DATABASE_URL": migrated, **(env or {})}, args,
+                          log_path=str(tmp_path / f"server-{len(started)}.log"))
+        started.append(live)
+        return live.start()
 
     yield start
-    for server in started:
-        server.stop()
+    for live in started:
+        live.stop()
 
 
 @pytest.fixture(scope="module")

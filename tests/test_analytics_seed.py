@@ -38,6 +38,11 @@ async def test_seed_demo_fills_a_year_reproducibly(api, migrated, test_env):
     assert sum(row["churned"] for row in cohorts) == 400
     forecast = (await api.get("/projects/demo/forecasting", key=key)).data
     assert forecast["insufficient_history"] is False and len(forecast["history"]) >= 11
+    payments = stats["payment_recovery"]
+    assert payments["opened"] == 80 and payments["recovered"] > 0 and payments["failed"] > 0
+    assert set(payments["recovered_after_step"]) <= {"0", "1", "2"} and payments["recovered_after_step"]["0"] > 0
+    months = (await api.get("/projects/demo/payment-recovery-months?months=13", key=key)).data
+    assert sum(m["opened"] for m in months) == 80
 
     # Seeding again leaves a seeded project alone; --reset with the same seed gives the same figures.
     assert "already has 400 churn events" in seed(env, *args)

@@ -336,3 +336,21 @@ def test_the_database_keeps_one_open_event_per_customer(ctx, api, io_loop):
         thread.join()
     assert sorted(created) == [False] * 5 + [True]
     assert count(ChurnEvent) == 1
+
+
+@pytest.mark.gen_test
+async def test_the_list_and_the_event_show_the_same_timestamps(api, acme):
+    """The list reads plain rows (text on SQLite) and the single event a model: both write every
+    timestamp the same way, to the millisecond, whatever the stored precision."""
+    _, key, _ = acme
+    for churned_at, shown in (("2026-01-02T03:04:05Z", "2026-01-02T03:04:05.000Z"),
+                              ("2026-01-02T03:04:05.1Z", "2026-01-02T03:04:05.100Z"),
+                              ("2026-01-02T03:04:05.123456Z", "2026-01-02T03:04:05.123Z")):
+        created = await api.post("/projects/acme/churn-events",
+                                 {"customer_email": f"t{len(churned_at)}@example.com", "churned_at": churned_at}, key=key)
+        assert created.status == 201, created
+        recovered = await api.post(f"/projects/acme/churn-events/{created.data['id']}/recovered", key=key)
+        one = (await api.get(f"/projects/acme/churn-events/{created.data['id']}", key=key)).data
+        listed = (await api.get(f"/projects/acme/churn-events?customer_email={one['customer_email']}", key=key)).data
+        assert listed == [one] == [recovered.data]
+        assert one["churned_at"] == shown

@@ -15,6 +15,7 @@ import pytest
 
 from store.db import unit_of_work
 from store.models import ChurnEvent, IdempotencyKey
+from store.payment_recoveries import PaymentRecovery
 from tests.livehttp import call, owner_with_project, wait_for
 
 pytestmark = pytest.mark.slow
@@ -160,8 +161,8 @@ def test_signed_webhooks_and_tracked_events_mixed_survive_kill_9_and_replays_add
     with unit_of_work():
         event_ids = [e.event_id for e in WebhookEvent.select(WebhookEvent.event_id)]
         events = [e.event for e in TrackedEvent.select(TrackedEvent.event)]
-        churned = [e.customer_email for e in ChurnEvent.select(ChurnEvent.customer_email)]
+        recovering = [r.invoice_id for r in PaymentRecovery.select(PaymentRecovery.invoice_id)]
     assert len(event_ids) == len(set(event_ids)) == 300, "every delivery stored once"
     assert len(events) == len(set(events)), "no tracked event stored twice"
-    assert len(churned) == len(set(churned)) == 300, "one churn event per failed payment"
+    assert len(recovering) == len(set(recovering)) == 300, "one payment recovery per failed payment"
 

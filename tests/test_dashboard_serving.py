@@ -86,3 +86,26 @@ def test_shipped_files_insert_text_only_and_fetch_nothing_from_elsewhere(path):
         assert not re.search(r"\son[a-z]+=", text), f"inline handler in {path}"
     assert not re.search(r"(src|href)=\"https?://", text), f"external asset in {path}"
     assert "fetch(\"http" not in text and "cdn" not in text.lower(), f"remote fetch in {path}"
+
+
+@pytest.mark.gen_test
+async def test_the_app_reads_the_servers_enumerations_from_the_page_and_keeps_no_copy(api):
+    import json
+
+    from store.models import CANCEL_REASONS, CHURN_STATUSES, SOURCES, STRATEGIES, TONES
+
+    response = await api.get("/app/projects/acme/events")
+    found = re.search(r'<script type="application/json" id="windback-enums">(.*?)</script>', response.text)
+    assert found, "the page carries the enumerations as a data block"
+    enums = json.loads(found.group(1))
+    assert [code for code, _ in enums["cancel_reasons"]] == list(CANCEL_REASONS)
+    assert enums["churn_statuses"] == list(CHURN_STATUSES) and enums["sources"] == list(SOURCES)
+    assert [code for code, _ in enums["strategies"]] == list(STRATEGIES)
+    assert [code for code, _ in enums["tones"]] == list(TONES)
+    # No second list of codes in the app's own files to drift from the server's.
+    for path in APP_FILES:
+        if path.endswith(".js"):
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+            for code in ("switched_competitor", "variants_ready", "personal_check_in", "professional"):
+                assert code not in text, f"{os.path.relpath(path, STATIC_ROOT)} keeps its own {code}"

@@ -1,4 +1,4 @@
-"""Idempotency-Key on authenticated POSTs (SPEC 3)."""
+"""Idempotency-Key on authenticated POSTs (docs/api.md)."""
 import asyncio
 
 import pytest

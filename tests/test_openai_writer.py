@@ -25,6 +25,7 @@ class FakeOpenAI:
 
     def __init__(self):
         self.mode = "good"
+        self.content = None  # set: the answer's message content, whatever the mode
         self.requests = []
         self.received = threading.Event()
         self.release = threading.Event()
@@ -44,7 +45,7 @@ class FakeOpenAI:
                     time.sleep(3)
                 if fake.mode == "held":
                     fake.release.wait(30)
-                content = json.dumps(nine_emails())
+                content = fake.content or json.dumps(nine_emails())
                 if fake.mode == "malformed":
                     content = '{"variants": [{"strategy": "discount_offer", '
                 if fake.mode == "eight":

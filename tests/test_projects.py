@@ -1,5 +1,6 @@
 """/projects: create, list, get, update, rotate keys; tenancy and roles."""
 import asyncio
+import datetime as dt
 import re
 
 import jwt
@@ -202,7 +203,11 @@ async def test_a_rotated_key_works_until_its_grace_period_ends(api):
     assert r.data["previous_keys_expire_at"].endswith("Z")
     assert (await api.get("/projects/acme", key=old)).status == 200
     assert (await api.get("/projects/acme", key=r.data["secret_key"])).status == 200
-    await asyncio.sleep(3.5)
+    expires_at = dt.datetime.fromisoformat(r.data["previous_keys_expire_at"].replace("Z", "+00:00"))
+    while (await api.get("/projects/acme", key=old)).status == 200:  # until the grace period ends
+        assert dt.datetime.now(dt.timezone.utc) < expires_at + dt.timedelta(seconds=10), "the old key never expired"
+        await asyncio.sleep(0.1)
+    assert dt.datetime.now(dt.timezone.utc) >= expires_at - dt.timedelta(seconds=0.5), "expired before its time"
     assert (await api.get("/projects/acme", key=old)).status == 401
     assert (await api.get("/projects/acme", key=r.data["secret_key"])).status == 200
 

@@ -1,4 +1,4 @@
-"""Rate limits of SPEC 9 at their real size (WINDBACK_RATE_LIMIT_SCALE=1)."""
+"""Rate limits of docs/api.md at their real size (WINDBACK_RATE_LIMIT_SCALE=1)."""
 import asyncio
 import time
 
@@ -19,10 +19,14 @@ async def test_general_group_allows_a_burst_of_30_per_key_then_429(api):
         assert int(r.headers["X-RateLimit-Reset"]) >= int(time.time())
         remaining.append(int(r.headers["X-RateLimit-Remaining"]))
     assert remaining == [29, 28, 27]
-    # 60 at once: the bucket (27 left, refilling 10/s) runs dry.
-    results = await asyncio.gather(*(api.get("/projects/acme/churn-events", key=key) for _ in range(60)))
+    # 60 at once, then more until it refuses: the bucket (27 left, refilling 10/s) runs dry. (A
+    # slow machine may need more than 60, since the bucket refills while they are served.)
+    started, results = time.monotonic(), []
+    while len(results) < 600 and not any(r.status == 429 for r in results):
+        results += await asyncio.gather(*(api.get("/projects/acme/churn-events", key=key) for _ in range(60)))
     statuses = [r.status for r in results]
-    assert 27 <= statuses.count(200) < 60 and set(statuses) == {200, 429}
+    assert 27 <= statuses.count(200) <= 27 + 10 * (time.monotonic() - started) + 1
+    assert set(statuses) == {200, 429}
     for r in results:
         assert "X-RateLimit-Limit" in r.headers and "X-RateLimit-Remaining" in r.headers
         if r.status == 429:
@@ -37,16 +41,29 @@ async def test_general_group_allows_a_burst_of_30_per_key_then_429(api):
 @SCALE_1
 @pytest.mark.gen_test(timeout=30)
 async def test_auth_group_is_per_client_ip_burst_10(api):
-    results = await asyncio.gather(*(api.post("/auth/login", {"email": f"u{i}@example.com"}) for i in range(25)))
+    started, results = time.monotonic(), []
+    while len(results) < 250 and not any(r.status == 429 for r in results):
+        results += await asyncio.gather(*(api.post("/auth/login", {"email": f"u{i}@example.com"}) for i in range(25)))
     statuses = [r.status for r in results]
-    assert 10 <= statuses.count(400) < 25 and set(statuses) == {400, 429}  # invalid input still spends
+    # Invalid input still spends: 10 at once, then 5 a second.
+    assert 10 <= statuses.count(400) <= 10 + 5 * (time.monotonic() - started) + 1 and set(statuses) == {400, 429}
     assert all(r.headers["X-RateLimit-Limit"] == "10" for r in results)
     r = await api.post("/auth/register", {"email": "new@example.com", "password": "correct horse"})
-    assert r.status == 429 and "Retry-After" in r.headers
+    assert spent(r) and (r.status != 429 or "Retry-After" in r.headers)
 
 
 async def exhaust_auth_bucket(api, forwarded_for):
-    await asyncio.gather(*(api.post("/auth/login", {}, headers={"X-Forwarded-For": forwarded_for}) for _ in range(25)))
+    """Spend the client's auth bucket (burst 10, 5/s) until it refuses."""
+    results = []
+    while len(results) < 250 and not any(r.status == 429 for r in results):
+        results += await asyncio.gather(*(api.post("/auth/login", {}, headers={"X-Forwarded-For": forwarded_for})
+                                          for _ in range(25)))
+
+
+def spent(r) -> bool:
+    """The answer came from a spent bucket: refused, or let through on a token that refilled
+    since (a fresh bucket would show 9 of 10 left)."""
+    return r.status == 429 or int(r.headers["X-RateLimit-Remaining"]) <= 2
 
 
 @SCALE_1
@@ -62,9 +79,9 @@ async def test_failed_credentials_spend_the_client_ip_bucket(api):
 async def test_a_trusted_proxy_names_the_client(api):
     await exhaust_auth_bucket(api, "203.0.113.5")
     r = await api.post("/auth/login", {}, headers={"X-Forwarded-For": "203.0.113.5"})
-    assert r.status == 429
+    assert spent(r)
     r = await api.post("/auth/login", {}, headers={"X-Forwarded-For": "203.0.113.6"})
-    assert r.status == 400
+    assert r.status == 400 and r.headers["X-RateLimit-Remaining"] == "9"
 
 
 @SCALE_1
@@ -72,7 +89,7 @@ async def test_a_trusted_proxy_names_the_client(api):
 async def test_x_forwarded_for_is_ignored_without_a_trusted_proxy(api):
     await exhaust_auth_bucket(api, "203.0.113.9")
     r = await api.post("/auth/login", {}, headers={"X-Forwarded-For": "198.51.100.1"})
-    assert r.status == 429
+    assert spent(r)
 
 
 @pytest.mark.env({"WINDBACK_RATE_LIMIT_SCALE": "0"})

@@ -1,4 +1,4 @@
-"""The role matrix of SPEC 4 (docs/roles.md), as one table: for each endpoint that changes
+"""The role matrix of docs/roles.md, as one table: for each endpoint that changes
 settings, keys, team or events, the status each caller gets.
 
 Columns: the project's owner, an admin, a member, a signed-in user who is not a member, and the

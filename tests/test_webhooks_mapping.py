@@ -36,11 +36,28 @@ def test_stripe_legacy_plan_and_expanded_customer():
                                                                                     "payment_failed")
 
 
-def test_stripe_invoice_without_recurring_lines_uses_the_invoice_amount():
+def test_stripe_failed_invoice_is_a_payment_recovery_not_a_churn():
     obj = {"id": "in_1", "customer": "cus_1", "customer_email": "a@b.co", "currency": "usd", "amount_due": 1234,
-           "amount_paid": 0, "lines": {"data": [{"amount": 1234, "price": {"id": "price_once", "unit_amount": 1234}}]}}
+           "amount_paid": 0, "attempt_count": 2, "subscription": "sub_1",
+           "hosted_invoice_url": "https://invoice.stripe.com/i/acct_1/test_1",
+           "lines": {"data": [{"amount": 1234, "price": {"id": "price_once", "unit_amount": 1234}}]}}
     action = normalize("stripe", stripe("invoice.payment_failed", obj))
-    assert (action.kind, action.mrr_cents, action.cancel_reason) == ("churn", 1234, "payment_failed")
+    assert (action.kind, action.cancel_reason, action.customer_email) == ("payment_failed", None, "a@b.co")
+    assert action.payment == {"invoice_id": "in_1", "subscription_id": "sub_1", "amount_due_cents": 1234,
+                              "currency": "USD", "attempt_count": 2,
+                              "update_payment_url": "https://invoice.stripe.com/i/acct_1/test_1"}
+
+
+def test_events_that_close_payment_recoveries():
+    paid = {"id": "in_1", "customer": "cus_1", "currency": "usd", "amount_paid": 1234}
+    action = normalize("stripe", stripe("invoice.paid", paid))
+    assert (action.kind, action.closes_payment, action.payment) == ("recovery", "recovered",
+                                                                    {"invoice_id": "in_1", "amount_cents": 1234})
+    gave_up = {"id": "sub_1", "customer": "cus_1", "cancellation_details": {"reason": "payment_failed"}}
+    action = normalize("stripe", stripe("customer.subscription.deleted", gave_up))
+    assert (action.kind, action.cancel_reason, action.closes_payment) == ("churn", "payment_failed", "failed")
+    asked = {"id": "sub_1", "customer": "cus_1", "cancellation_details": {"reason": "cancellation_requested"}}
+    assert normalize("stripe", stripe("customer.subscription.deleted", asked)).closes_payment is None
 
 
 def test_stripe_subscription_update_direction_comes_from_previous_attributes():

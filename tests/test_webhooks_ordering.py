@@ -31,7 +31,9 @@ async def test_a_recovery_that_arrives_before_its_churn_leaves_the_churn_recover
     assert event.churned_at == at(now - 100) and event.recovered_at == at(now - 10)
     assert event.recovered_mrr_cents == 3900 and event.mrr_cents == 2900
     # A second, even older churn of the same customer belongs to the same (recovered) episode.
-    await deliver(api, project, stripe_event("invoice.payment_failed", stripe_invoice(paid=False), created=now - 50))
+    await deliver(api, project, stripe_event("customer.subscription.updated",
+                                             stripe_subscription(cancel_at_period_end=True),
+                                             previous={"cancel_at_period_end": False}, created=now - 50))
     assert [e.status for e in churn_events(project["id"])] == ["recovered"]
 
 
@@ -55,8 +57,9 @@ async def test_older_churn_data_does_not_overwrite_newer(api):
     now = int(time.time())
     await deliver(api, project, stripe_event("customer.subscription.deleted", stripe_subscription(amount=5000),
                                              created=now - 10))
-    await deliver(api, project, stripe_event("invoice.payment_failed", stripe_invoice(amount=1000, paid=False),
-                                             created=now - 500))
+    await deliver(api, project, stripe_event("customer.subscription.updated",
+                                             stripe_subscription(amount=1000, cancel_at_period_end=True),
+                                             previous={"cancel_at_period_end": False}, created=now - 500))
     [event] = churn_events(project["id"])
     assert event.mrr_cents == 5000 and event.status == "new"
 

@@ -41,7 +41,7 @@ async def test_bad_signatures_are_refused_and_nothing_is_stored(api):
                                                        headers={"X-Razorpay-Signature": "é" * 64}),
     })
     cb = encode(CHURN)
-    old, future = int(time.time()) - 301, int(time.time()) + 301
+    old = int(time.time()) - 301
     wrong = "whsec_" + "b3RoZXItc2VjcmV0LWJ5dGVz"
     refused.update({
         "custom wrong secret": await api.post(f"/webhooks/custom/{key}", raw=cb, headers=custom_headers(cb, wrong)),
@@ -52,7 +52,7 @@ async def test_bad_signatures_are_refused_and_nothing_is_stored(api):
         "custom too old": await api.post(f"/webhooks/custom/{key}", raw=cb,
                                          headers=custom_headers(cb, timestamp=old)),
         "custom too far ahead": await api.post(f"/webhooks/custom/{key}", raw=cb,
-                                               headers=custom_headers(cb, timestamp=future)),
+                                               headers=custom_headers(cb, timestamp=int(time.time()) + 330)),
     })
     for name, r in refused.items():
         assert r.status == 400 and r.error["code"] == "INVALID_SIGNATURE", (name, r)

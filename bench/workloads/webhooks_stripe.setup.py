@@ -1,6 +1,7 @@
 """Set a Stripe webhook secret on the benchmark's project and write 60,000 signed deliveries,
-each with its own event id, to BENCH_WEBHOOKS_FILE ("signature<TAB>body" per line). Prints the
-shell assignments the workload reads (BENCH_PUBLIC_KEY, BENCH_WEBHOOKS_FILE)."""
+each a churn (customer.subscription.deleted, not a failed invoice, which opens a payment
+recovery instead) with its own event id, to BENCH_WEBHOOKS_FILE ("signature<TAB>body" per
+line). Prints the shell assignments the workload reads (BENCH_PUBLIC_KEY, BENCH_WEBHOOKS_FILE)."""
 import json
 import os
 import sys
@@ -30,10 +31,15 @@ now = int(time.time())
 with open(path, "w") as handle:
     for i in range(COUNT):
         body = json.dumps({
-            "id": f"evt_bench_{run}_{i}", "object": "event", "type": "invoice.payment_failed", "created": now,
-            "data": {"object": {"id": f"in_{i}", "object": "invoice", "customer": f"cus_bench_{i}",
-                                "customer_email": f"payer-{i}@example.com", "amount_due": 4900,
-                                "currency": "usd", "subscription": f"sub_{i}"}},
+            "id": f"evt_bench_{run}_{i}", "object": "event", "type": "customer.subscription.deleted", "created": now,
+            "data": {"object": {"id": f"sub_{run}_{i}", "object": "subscription", "customer": f"cus_bench_{i}",
+                                "status": "canceled", "currency": "usd",
+                                "metadata": {"email": f"payer-{i}@example.com"},
+                                "cancellation_details": {"reason": "cancellation_requested",
+                                                         "feedback": "too_expensive"},
+                                "items": {"object": "list", "data": [{"id": f"si_{i}", "quantity": 1, "price": {
+                                    "id": "price_pro", "nickname": "Pro", "unit_amount": 4900, "currency": "usd",
+                                    "recurring": {"interval": "month", "interval_count": 1}}}]}}},
         }, separators=(",", ":"))
         signature = stripe.WebhookSignature.generate_signature_header(body, SECRET, timestamp=now)
         handle.write(f"{signature}\t{body}\n")

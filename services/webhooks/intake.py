@@ -1,7 +1,7 @@
 """The webhook intake of one server process: which project a public key names (cached briefly),
 the group committer that stores verified deliveries, and the hand-off to the project's actor.
 
-Durable first (SPEC 8): a delivery is answered only after the transaction holding it committed;
+Durable first (docs/webhooks.md): a delivery is answered only after the transaction holding it committed;
 applying it happens afterwards in the project's actor, which drains the project's `received`
 events in provider-time order. A drain that is already running is told to go round once more
 instead of starting a second one, so a burst of deliveries costs a few actor calls, not one each.

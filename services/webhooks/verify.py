@@ -44,7 +44,7 @@ def verify_stripe(body: bytes, header: str | None, secret: str) -> None:
 def verify_razorpay(body: bytes, signature: str | None, secret: str) -> None:
     """The Razorpay SDK's `verify_webhook_signature`: hex HMAC-SHA256 of the raw body."""
     if not signature:
-        # The SDK raises TypeError on a missing header (LIBRARY-NOTES): refuse it first.
+        # The SDK raises TypeError on a missing (None) header: refuse it first.
         raise InvalidSignature("The X-Razorpay-Signature header is missing")
     try:
         text = body.decode("utf-8")

@@ -1,4 +1,4 @@
-"""Who writes the nine recovery emails of a churn event (SPEC 5).
+"""Who writes the nine recovery emails of a churn event (docs/emails.md).
 
 A `VariantWriter` turns a `CopyBrief` (only what the copy needs: first name, plan, reason, brand
 and offer; never the customer's email address or metadata) into nine `Draft`s, one per
@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from config import Settings
+from store.models import STRATEGIES, TONES
 
-STRATEGIES = ("discount_offer", "value_reminder", "personal_check_in")
-TONES = ("friendly", "professional", "urgent")
 PAIRS = tuple((strategy, tone) for strategy in STRATEGIES for tone in TONES)
 
 

@@ -1,16 +1,15 @@
 """Building a writer's `CopyBrief` from a churn event and its project's settings.
 
-Offers come from `settings.cancel_flow.offers` (SPEC 7), read defensively: a missing or
+Offers come from `settings.cancel_flow.offers` (docs/widget.md), read defensively: a missing or
 malformed entry falls back to the default 20%-for-3-months discount, so a `discount_offer`
-email always names a concrete offer.
+email always names a concrete offer. Their wording is `store/offers.py`.
 """
 from __future__ import annotations
 
 from services.writers import CopyBrief
+from store.offers import DEFAULT_DISCOUNT, DEFAULT_OFFERS, describe_offer
 
-DEFAULT_DISCOUNT = {"type": "discount", "percent_off": 20, "months": 3}
-DEFAULT_OFFERS = {"too_expensive": DEFAULT_DISCOUNT, "temporary": {"type": "pause", "months": 3}}
-
+__all__ = ["describe_offer", "make_brief", "pick_offer"]
 
 def first_name_of(full_name: str | None) -> str | None:
     """The first word of the name; whitespace (newlines included) never survives into a subject."""
@@ -18,40 +17,6 @@ def first_name_of(full_name: str | None) -> str | None:
         return None
     words = full_name.split()
     return words[0][:60] if words else None
-
-
-def _int_in(value, low: int, high: int) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        return None
-    return value
-
-
-def describe_offer(offer, currency: str = "USD") -> str | None:
-    """An offer from the cancel-flow settings in words; None when it is not a usable offer."""
-    if not isinstance(offer, dict):
-        return None
-    kind = offer.get("type")
-    if kind == "discount":
-        percent, months = _int_in(offer.get("percent_off"), 1, 100), _int_in(offer.get("months"), 1, 24)
-        if percent is None or months is None:
-            return None
-        span = "your next month" if months == 1 else f"your next {months} months"
-        return f"{percent}% off {span}"
-    if kind == "pause":
-        months = _int_in(offer.get("months"), 1, 6)
-        if months is None:
-            return None
-        return "a free pause of up to 1 month" if months == 1 else f"a free pause of up to {months} months"
-    if kind == "downgrade":
-        to_plan = offer.get("to_plan")
-        if not isinstance(to_plan, str) or not to_plan.strip():
-            return None
-        price = _int_in(offer.get("price_cents"), 0, 10**9)
-        plan = " ".join(to_plan.split())[:60]
-        if price is None:
-            return f"a move to our {plan} plan"
-        return f"a move to our {plan} plan at {price // 100}.{price % 100:02d} {currency} a month"
-    return None
 
 
 def pick_offer(settings: dict, reason: str | None, currency: str = "USD") -> str:

@@ -16,6 +16,7 @@ import openai
 
 from config import Settings
 from services.writers import PAIRS, STRATEGIES, TONES, CopyBrief, Draft, Written, text_to_html
+from services.writers.dunning import DunningBrief, DunningEmail, ensure_link, write_template
 
 log = logging.getLogger("windback.writer")
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -139,6 +140,9 @@ class OpenAIWriter:
             return written
         return Written(drafts, generator=self.name)
 
+    async def write_dunning(self, brief: DunningBrief) -> DunningEmail:
+        return await write_dunning_with(self, brief)
+
     async def _ask(self, brief: CopyBrief) -> list[Draft]:
         response = await self.client.chat.completions.create(
             model=self.model,
@@ -154,6 +158,46 @@ class OpenAIWriter:
         if getattr(message, "refusal", None):
             raise WriterAnswerInvalid("the model refused")
         return parse_answer(message.content)
+
+
+DUNNING_SCHEMA = {
+    "type": "object",
+    "properties": {"subject": {"type": "string"}, "body_text": {"type": "string"}},
+    "required": ["subject", "body_text"],
+    "additionalProperties": False,
+}
+DUNNING_PROMPT = (
+    "You write one short plain-text email (no HTML, no markdown, no placeholders) to a subscriber "
+    "whose payment failed. Name the amount exactly as given and include the update link exactly as "
+    "given. Tone by `firmness`: first = a friendly heads-up; reminder = a clear reminder; final = a "
+    "firm last notice that the subscription will be cancelled if it stays unpaid. Use the first name "
+    "if given; sign off as the brand's team. Subject under 90 characters."
+)
+
+
+async def write_dunning_with(writer: "OpenAIWriter", brief: DunningBrief) -> DunningEmail:
+    """One dunning email from the model; the template's on any failure or unusable answer."""
+    try:
+        response = await writer.client.chat.completions.create(
+            model=writer.model,
+            messages=[{"role": "system", "content": DUNNING_PROMPT},
+                      {"role": "user", "content": json.dumps({
+                          "first_name": brief.first_name, "brand": brief.brand, "amount": brief.amount,
+                          "update_link": brief.update_payment_url, "firmness": brief.firmness}, ensure_ascii=False)}],
+            response_format={"type": "json_schema",
+                             "json_schema": {"name": "dunning_email", "schema": DUNNING_SCHEMA, "strict": True}},
+        )
+        data = json.loads(response.choices[0].message.content or "")
+        subject, body = data.get("subject"), data.get("body_text")
+        if (not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT
+                or not isinstance(body, str) or not 20 <= len(body.strip()) <= MAX_BODY
+                or _PLACEHOLDER.search(subject) or _PLACEHOLDER.search(body) or brief.amount not in body):
+            raise WriterAnswerInvalid("the dunning email was unusable (no amount, or malformed)")
+    except Exception as error:  # noqa: BLE001 - the customer still gets the template's email
+        log.warning("OpenAI writer failed for a dunning email (%s); using the template", _describe(error))
+        return write_template(brief)
+    return DunningEmail(" ".join(subject.split()), ensure_link(body.strip().replace("\r\n", "\n"), brief),
+                        writer.name)
 
 
 def _describe(error: BaseException) -> str:

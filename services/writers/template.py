@@ -8,6 +8,7 @@ a name like `{brand}` stays literal text, and the HTML is built by escaping the 
 from __future__ import annotations
 
 from services.writers import PAIRS, CopyBrief, Draft, Written, text_to_html
+from services.writers.dunning import DunningBrief, DunningEmail, write_template
 
 # What the customer told us, said back to them ("... because {reason_said}").
 REASON_SAID = {
@@ -182,3 +183,6 @@ class TemplateWriter:
 
     async def write(self, brief: CopyBrief) -> Written:
         return Written(self.write_sync(brief), generator="template")
+
+    async def write_dunning(self, brief: DunningBrief) -> DunningEmail:
+        return write_template(brief)

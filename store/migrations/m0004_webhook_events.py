@@ -1,4 +1,4 @@
-"""Stored webhook deliveries (SPEC 8)."""
+"""Stored webhook deliveries (docs/webhooks.md)."""
 from store.webhooks import WebhookEvent
 
 

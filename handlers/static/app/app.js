@@ -6,6 +6,7 @@ import * as auth from "./pages/auth.js";
 import * as projects from "./pages/projects.js";
 import * as overview from "./pages/overview.js";
 import * as events from "./pages/events.js";
+import * as payments from "./pages/payments.js";
 import * as event from "./pages/event.js";
 import * as settings from "./pages/settings.js";
 import * as team from "./pages/team.js";
@@ -29,6 +30,7 @@ const ROUTES = [
   [new RegExp(`^${PROJECT}/events/([^/]+)$`), event.page, { project: true, nav: "events" }],
   [new RegExp(`^${PROJECT}/customers$`), customers.list, { project: true, nav: "customers" }],
   [new RegExp(`^${PROJECT}/customers/([^/]+)$`), customers.detail, { project: true, nav: "customers" }],
+  [new RegExp(`^${PROJECT}/payments$`), payments.page, { project: true, nav: "payments" }],
   [new RegExp(`^${PROJECT}/settings$`), settings.page, { project: true, nav: "settings", admin: true }],
   [new RegExp(`^${PROJECT}/team$`), team.page, { project: true, nav: "team" }],
 ];
@@ -92,6 +94,7 @@ function shell(ctx, navKey) {
     link("overview", base, "Overview"),
     link("events", base + "/events", "Churn events"),
     link("customers", base + "/customers", "Customers"),
+    link("payments", base + "/payments", "Failed payments"),
     isAdmin ? link("settings", base + "/settings", "Settings") : null,
     link("team", base + "/team", "Team"),
   ] : [link("projects", "/app/projects", "Projects")];

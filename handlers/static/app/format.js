@@ -1,16 +1,23 @@
 // Formatting of the API's values: money in minor units per currency, ISO timestamps, rates.
 
-export const CANCEL_REASONS = [
-  ["too_expensive", "Too expensive"], ["missing_features", "Missing features"],
-  ["switched_competitor", "Switched to a competitor"], ["not_using", "Not using it"],
-  ["technical_issues", "Technical issues"], ["poor_support", "Poor support"],
-  ["temporary", "Temporary"], ["payment_failed", "Payment failed"], ["other", "Other"],
-];
-export const STATUSES = ["new", "variants_ready", "contacted", "recovered", "lost", "saved"];
-export const SOURCES = ["api", "stripe", "razorpay", "custom", "widget"];
-export const STRATEGIES = [["discount_offer", "Discount offer"], ["value_reminder", "Value reminder"],
-  ["personal_check_in", "Personal check-in"]];
-export const TONES = [["friendly", "Friendly"], ["professional", "Professional"], ["urgent", "Urgent"]];
+// The server's enumerations, handed to the page by handlers/dashboard.py: never a copy here.
+const ENUMS = JSON.parse(document.getElementById("windback-enums")?.textContent || "{}");
+export const CANCEL_REASONS = ENUMS.cancel_reasons || []; // [[code, label]]
+export const STATUSES = ENUMS.churn_statuses || [];
+export const SOURCES = ENUMS.sources || [];
+export const STRATEGIES = ENUMS.strategies || []; // [[code, label]]
+export const TONES = ENUMS.tones || []; // [[code, label]]
+export const DEFAULT_OFFERS = ENUMS.default_offers || {};
+
+const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+
+/** The headline the server gives an offer without one (store/offers.py, from its templates). */
+export function offerHeadline(offer) {
+  const months = offer.months || 1;
+  const values = { ...offer, s: months > 1 ? "s" : "",
+    price: offer.price_cents != null ? fill(ENUMS.offer_price_suffix, { amount: (offer.price_cents / 100).toFixed(2) }) : "" };
+  return fill((ENUMS.offer_headlines || {})[offer.type] || "", values);
+}
 
 const reasonLabels = Object.fromEntries(CANCEL_REASONS);
 export const reasonLabel = (code) => (code ? reasonLabels[code] || code : "—");

@@ -2,7 +2,7 @@
 // ready-to-paste URL, the cancel-flow editor with a live preview of the real widget, key rotation.
 import { api, call, showError, showNotice } from "../api.js";
 import { h, clear, field, select, copyButton, confirmDialog } from "../dom.js";
-import { CANCEL_REASONS, dateTime } from "../format.js";
+import { CANCEL_REASONS, DEFAULT_OFFERS, dateTime, offerHeadline } from "../format.js";
 import { secretKeyPanel } from "./projects.js";
 
 const PROVIDERS = [
@@ -11,16 +11,6 @@ const PROVIDERS = [
   ["custom", "Custom (Standard Webhooks)", "custom_webhook_secret", "whsec_<base64> or any string of 8+ characters; sign with webhook-id, webhook-timestamp, webhook-signature."],
 ];
 const OFFER_TYPES = [["", "No offer"], ["discount", "Discount"], ["pause", "Pause"], ["downgrade", "Downgrade"]];
-
-const plural = (n, word) => `${n} ${word}${n > 1 ? "s" : ""}`;
-
-/** The headline the server gives an offer without one (store/cancel_flow.py offer_headline). */
-function offerHeadline(offer) {
-  if (offer.type === "discount") return `Stay and get ${offer.percent_off}% off for the next ${plural(offer.months, "month")}`;
-  if (offer.type === "pause") return `Pause your subscription for up to ${plural(offer.months, "month")} instead`;
-  const suffix = offer.price_cents != null ? ` for ${(offer.price_cents / 100).toFixed(2)} a month` : "";
-  return `Switch to the ${offer.to_plan} plan${suffix} instead`;
-}
 
 function section(id, title, ...content) {
   return h("section", { class: "card", id, "aria-labelledby": id + "-title" }, h("h2", { id: id + "-title" }, title), ...content);
@@ -58,11 +48,11 @@ function generalSection(project, ctx, messages, reload) {
 
 function webhookSection(project, ctx, messages, reload) {
   const s = project.settings || {};
-  const origin = location.origin;
   return section("webhooks", "Webhooks", h("p", {}, "Paste a URL into the provider's webhook settings and save the signing secret here. ",
     "The URLs contain the public key; rotating it changes them."),
   PROVIDERS.map(([provider, label, key, hint]) => {
-    const url = `${origin}/webhooks/${provider}/${project.public_key}`;
+    // The server's own address for providers (WINDBACK_PUBLIC_URL), not this browser's origin.
+    const url = project.webhook_urls[provider];
     const urlInput = h("input", { type: "text", readonly: true, value: url, class: "mono", "aria-label": `${label} webhook URL` });
     const secret = h("input", { type: "password", name: key, autocomplete: "off", placeholder: s[key] ? `set (${s[key]})` : "not set" });
     return h("form", {
@@ -89,7 +79,7 @@ function webhookSection(project, ctx, messages, reload) {
 }
 
 function widgetSnippet(project) {
-  const snippet = `<script src="${location.origin}/widget.js" data-public-key="${project.public_key}"></script>\n` +
+  const snippet = `<script src="${project.widget_url}" data-public-key="${project.public_key}"></script>\n` +
     "<script>\n  // when the customer clicks Cancel:\n  Windback.open({ customerEmail: user.email, customerId: user.id, onComplete: function (result) { /* ... */ } });\n</script>";
   const area = h("textarea", { readonly: true, rows: 5, class: "mono", "aria-label": "Widget snippet" }, snippet);
   return h("div", {}, h("h3", {}, "Add it to your cancel page"), area, copyButton(snippet, "Copy snippet", area));
@@ -101,8 +91,7 @@ function draftFrom(project, effective) {
   const labels = Object.fromEntries(CANCEL_REASONS);
   return {
     reasons: (effective && effective.reasons) || saved.reasons || CANCEL_REASONS.map(([code, label]) => ({ code, label })),
-    offers: (effective && effective.offers) || saved.offers ||
-      { too_expensive: { type: "discount", percent_off: 20, months: 3 }, temporary: { type: "pause", months: 3 } },
+    offers: (effective && effective.offers) || saved.offers || DEFAULT_OFFERS,
     copy: { ...((effective && effective.copy) || {}), ...(saved.copy || {}) },
     theme: { accent_color: "#1f5f8b", ...((effective && effective.theme) || {}), ...(saved.theme || {}) },
     labels,
