@@ -164,9 +164,10 @@ def note_churn_event(event, created: bool) -> None:
 
 def backfill(batch: int = 5000) -> None:
     """Build both tables from the tracked events, churn events and sent emails already stored
-    (the migration that adds them calls this once)."""
+    (the migration that adds them calls this once), and the failed-payment recoveries."""
     from store.customer_intake import add_tracked, flush_pending
     from store.models import ChurnEvent
+    from store.payment_recoveries import PaymentRecovery
     from store.tracking import TrackedEvent
     from store.variants import Variant
 
@@ -189,3 +190,8 @@ def backfill(batch: int = 5000) -> None:
             .where(Variant.status == "sent").tuples())
     for project_id, sent_at, customer_id, email in sent:
         touch(project_id, customer_id=customer_id, customer_email=email, kind="email", at=sent_at)
+    opened = (PaymentRecovery.select(PaymentRecovery.project, PaymentRecovery.started_at, PaymentRecovery.customer_id,
+                                     PaymentRecovery.customer_email, PaymentRecovery.status).tuples())
+    for project_id, started_at, customer_id, email, status in opened:
+        touch(project_id, customer_id=customer_id, customer_email=email, kind="recovery", at=started_at,
+              open_recovery=True if status == "open" else None)
