@@ -23,6 +23,7 @@ from handlers.https import StrictTransportSecurity
 from handlers.request_log import log_request
 from services.billing.offers import resume_stale_actions
 from services.ratelimit import RateLimiter
+from services import customers
 from services.context import Context
 from services import security
 from services.job_kinds import scheduler_for
@@ -81,6 +82,7 @@ def start_background_tasks(ctx: Context) -> list[tornado.ioloop.PeriodicCallback
             await run_db(outbound_deliveries.purge_settled)
             await resume_unapplied(ctx)  # webhook events stored but never applied (e.g. a restart)
             await run_db(refresh_statistics)
+            await customers.refresh_all(ctx)  # risk scores: new activity, and days passing
         except Exception:
             log.exception("housekeeping failed")
 

@@ -16,6 +16,7 @@ HANDLER_MODULES = [
     "handlers.cancel_flow",
     "handlers.widget",
     "handlers.track",
+    "handlers.customers",
     "handlers.analytics",
     "handlers.payment_recoveries",
     "handlers.campaigns",

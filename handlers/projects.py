@@ -8,10 +8,11 @@ from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_DETAIL_OUT, PROJECT
 from handlers.webhooks import webhook_urls
 from services.billing.credentials import BILLING_SETTINGS, credential_box, identity_secret
 from store.validation import Boolean, Field, FieldError, Integer, ListOf, MailFrom, Nested, Schema, String
-from store import projects
+from store import customer_scores, projects
 from store.campaign_settings import CampaignSettings
 from store.cancel_flow import CancelFlowSettings
 from store.db import run_db
+from store.risk import RiskSettings
 
 
 class Hours(Field):
@@ -49,6 +50,7 @@ SETTINGS = Schema({
     "razorpay_webhook_secret": _webhook_secret(),
     "custom_webhook_secret": _webhook_secret(),
     "cancel_flow": CancelFlowSettings(nullable=True),  # null: back to the defaults
+    "risk": RiskSettings(nullable=True),  # null: back to the defaults (docs/customers.md)
     "dunning": Nested(Schema({
         "enabled": Boolean(),
         "steps": ListOf(Nested(Schema({"after_hours": Hours(required=True)})), min_items=0, max_items=10),
@@ -130,6 +132,8 @@ class ProjectHandler(BaseHandler):
             settings["billing"] = credential_box(self.ctx).stored_form(settings["billing"], stored)
         project, revealed = await run_db(projects.update_project, self.project.id, body.get("name"), settings)
         self.ctx.project_changed(project.id)  # caches of settings forget them at once
+        if "risk" in (body.get("settings") or {}):
+            await run_db(customer_scores.score_all_again, project.id)
         await self.reply(self.project_detail(project, reveal=revealed))
 
 

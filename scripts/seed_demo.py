@@ -22,14 +22,17 @@ import time
 
 import _common
 import seed_payments
+import synthetic_customers
 
 from services.security import hash_password_sync
-from store import projects, users
+from store import customer_intake, customer_scores, customers, projects, users
 from store.cancel_flow import CancelFlowSubmission
 from store.db import database, is_sqlite, transaction, unit_of_work
 from store.models import OPEN_STATUSES, STRATEGIES, TONES, ChurnEvent, Project, utcnow
 from store.payment_recoveries import PaymentRecovery
+from store.projects import project_settings
 from store.scheduled_jobs import ScheduledJob
+from store.tracking import TrackedEvent, rows_for
 from store.variants import Variant
 
 LOST_AFTER_DAYS = 90
@@ -170,6 +173,34 @@ def insert_rows(model, rows: list[dict]) -> None:
         model.insert_many(rows[start:start + batch]).execute()
 
 
+def fading_customers_cancel(events: list[dict], people: list[dict], rng: random.Random) -> list[str]:
+    """A third of the customers whose use fades have already cancelled: they take over the most
+    recent churn events (so the number of churn events stays as asked). Returns those events' ids."""
+    faders = [person for person in people if person["will_churn"] and rng.random() < 0.33]
+    recent = sorted(events, key=lambda event: event["churned_at"], reverse=True)
+    for person, event in zip(faders, recent):
+        event["customer_id"], event["customer_email"] = person["customer_id"], person["customer_email"]
+    return [event["id"] for event in recent[:len(faders)]]
+
+
+def seed_customers(project, people: list[dict], cancelled: list[str], now: dt.datetime) -> None:
+    """Two months of tracked use of `people` (scripts/synthetic_customers.py), their daily counts
+    and their cancellations, then every customer scored."""
+    for person in people:
+        events = [{"event": e["event"], "customer_id": person["customer_id"], "customer_email": person["customer_email"],
+                   "properties_json": "{}", "timestamp": dt.datetime.fromisoformat(e["timestamp"].rstrip("Z"))}
+                  for e in person["events"]]
+        rows = rows_for(project.id, events)
+        for start in range(0, len(rows), 500):
+            TrackedEvent.insert_many([dict(zip(("project", "event", "customer_id", "customer_email", "properties",
+                                                "occurred_at", "received_at"), row)) for row in rows[start:start + 500]]
+                                     ).execute()
+        customer_intake.add_tracked(rows)
+    for event_id_ in cancelled:
+        customers.note_churn_event(ChurnEvent.get_by_id(event_id_), created=True)
+    customer_scores.refresh_project(project.id, project_settings(project), now)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Seed a demo project with twelve months of churn data")
     parser.add_argument("--events", type=int, default=1500, help="churn events to create (default 1500)")
@@ -179,6 +210,8 @@ def main(argv=None) -> int:
     parser.add_argument("--password", help="the owner's password if the user is created (default: random)")
     parser.add_argument("--now", help="ISO date the twelve months end at (default: now)")
     parser.add_argument("--reset", action="store_true", help="replace the project's events if it has some")
+    parser.add_argument("--customers", type=int, default=300,
+                        help="customers with two months of tracked activity (default 300)")
     args = parser.parse_args(argv)
     if args.events < 0:
         parser.error("--events must be 0 or more")
@@ -198,6 +231,8 @@ def main(argv=None) -> int:
         if existing:
             with transaction():
                 ChurnEvent.delete().where(ChurnEvent.project == project.id).execute()  # cascades
+                for model in (TrackedEvent, customers.Customer, customers.CustomerActivity):
+                    model.delete().where(model.project == project.id).execute()
                 ScheduledJob.delete().where(ScheduledJob.project == project.id).execute()
                 PaymentRecovery.delete().where(PaymentRecovery.project == project.id).execute()
         if is_sqlite():
@@ -207,6 +242,8 @@ def main(argv=None) -> int:
         builder = DemoBuilder(project.id, random.Random(args.seed), now)
         for n in range(args.events):
             builder.add_event(n)
+        people = synthetic_customers.generate(customers=args.customers, seed=args.seed, now=now)
+        cancelled = fading_customers_cancel(builder.events, people, random.Random(args.seed))
         # Failed payments: one for every five churns (a separate random stream, so the churn data
         # of a seed stays what it was).
         recoveries, jobs = seed_payments.build(project.id, random.Random(args.seed + 1), now, args.events // 5)
@@ -217,6 +254,7 @@ def main(argv=None) -> int:
             insert_rows(Variant, builder.variants)
             insert_rows(CancelFlowSubmission, builder.submissions)
             Project.update(updated_at=utcnow()).where(Project.id == project.id).execute()
+            seed_customers(project, people, cancelled, now)
     if not is_sqlite():
         # Fresh planner statistics and visibility map now, rather than whenever autovacuum gets to
         # the new rows (until then PostgreSQL plans for an empty table).

@@ -29,7 +29,7 @@ import datetime as dt
 
 import peewee
 
-from store import campaigns
+from store import campaigns, customers
 from store.churn_event_reads import churn_json, cutoff_for, lost_cutoff
 from store.db import database, is_sqlite, transaction
 from store.errors import conflict, not_found
@@ -189,11 +189,13 @@ def record_churn(project_id: str, fields: dict, keep_identity: bool = False) -> 
                 if existing is None:
                     event = open_event(project_id, fields)
                     campaigns.join(project_id, event, event.created_at)
+                    customers.note_churn_event(event, created=True)
                     _announce("churn_event.created", event)
                     return event, True
                 refreshed = refresh_open_event(project_id, existing, fields, keep_identity)
                 if refreshed is not None:
                     campaigns.join(project_id, refreshed)  # campaigns switched on after it opened
+                    customers.note_churn_event(refreshed, created=False)
                     return refreshed, False
                 # The open event closed (or changed) since it was read, in another process: look again.
         except peewee.IntegrityError:
@@ -223,6 +225,7 @@ def mark_recovered(project_id: str, event_id: str, recovered_mrr_cents: int | No
         if event is None:
             raise conflict(f"Churn event is already {get_event(project_id, event_id).status}")
         campaigns.end(event_id, "recovered", event)
+        customers.note_churn_event(event, created=False)
         _announce("churn_event.recovered", event)
         return event
 
@@ -235,6 +238,7 @@ def mark_saved(event_id: str) -> ChurnEvent:
         if event is None:
             raise conflict("The customer's churn event is no longer open")
         campaigns.end(event_id, "saved", event)
+        customers.note_churn_event(event, created=False)
         _announce("churn_event.saved", event)
         return event
 

@@ -17,7 +17,7 @@ import datetime as dt
 
 import peewee
 
-from store import scheduled_jobs
+from store import customers, scheduled_jobs
 from store.db import transaction
 from store.errors import Conflict, not_found
 from store.scheduled_jobs import JobEnded
@@ -92,6 +92,9 @@ def open_recovery(project_id: str, provider: str, fields: dict, occurred_at: dt.
                 for step, hours in enumerate(dunning_steps(project_id)):
                     scheduled_jobs.schedule(EMAIL_JOB, occurred_at + dt.timedelta(hours=hours), project_id,
                                             recovery.id, {"step": step})
+                customers.touch(project_id, customer_id=recovery.customer_id,
+                                customer_email=recovery.customer_email, kind="recovery", at=occurred_at,
+                                customer_name=recovery.customer_name, open_recovery=True)
                 _announce("payment_recovery.opened", recovery.id)
             return recovery, True
         except peewee.IntegrityError:
@@ -136,6 +139,7 @@ def close(recovery_id: str, status: str, when: dt.datetime, amount_cents: int | 
             (PaymentRecovery.id == recovery_id) & (PaymentRecovery.status == "open")).execute()
         if closed:
             scheduled_jobs.cancel(EMAIL_JOB, recovery_id, f"the recovery was closed: {status}")
+            _customer_recovery_closed(recovery_id)
             if status in ("recovered", "failed"):
                 _announce(f"payment_recovery.{status}", recovery_id)
     return bool(closed)
@@ -147,6 +151,20 @@ def _announce(event_type: str, recovery_id: str) -> None:
 
     recovery = PaymentRecovery.get_by_id(recovery_id)
     record_event(recovery.project_id, event_type, lambda: recovery_json(recovery))
+
+
+def _customer_recovery_closed(recovery_id: str) -> None:
+    """The customer's risk stops counting an open payment recovery once none of theirs is open."""
+    recovery = (PaymentRecovery.select(PaymentRecovery.project, PaymentRecovery.customer_id,
+                                       PaymentRecovery.customer_email)
+                .where(PaymentRecovery.id == recovery_id).get())
+    same_customer = ((PaymentRecovery.customer_id == recovery.customer_id) if recovery.customer_id
+                     else (PaymentRecovery.customer_email == recovery.customer_email))
+    still_open = (PaymentRecovery.select().where((PaymentRecovery.project == recovery.project_id)
+                                                 & (PaymentRecovery.status == "open") & same_customer)
+                  .exists())
+    customers.touch(recovery.project_id, customer_id=recovery.customer_id, customer_email=recovery.customer_email,
+                    open_recovery=still_open)
 
 
 def close_matching(project_id: str, provider: str, status: str, when: dt.datetime, invoice_id: str | None = None,

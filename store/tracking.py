@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import peewee
 
+from store import customer_intake
 from store.db import database
 from store.group_commit import GroupCommitter
 from store.models import BaseModel, Project, utcnow
@@ -57,9 +58,9 @@ def write_batch(requests: list[list[tuple]]) -> list[int]:
         chunk = rows[start:start + INSERT_CHUNK]
         # One multi-row INSERT per chunk, its SQL built once per size (store/raw_sql.py).
         db.execute_sql(insert_sql(TrackedEvent, FIELDS, len(chunk)), insert_params(TrackedEvent, FIELDS, chunk))
+    customer_intake.add_tracked(rows)  # the daily counts the risk score reads, in the same transaction
     return [len(request) for request in requests]
 
 
 def make_writer() -> GroupCommitter:
     return GroupCommitter("tracked-events", write_batch, max_batch=200, window=0.002)
-

@@ -13,10 +13,11 @@ import secrets
 
 import peewee
 
-from store import campaigns
+from store import campaigns, customers
 from store.errors import conflict, not_found
 from store.churn_event_reads import churn_json, cutoff_for
 from store.churn_events import CLOSED_STATUSES, get_event, mark_contacted, mark_variants_ready
+from store.customer_views import top_events
 from store.db import transaction
 from store.models import STRATEGIES, TONES, BaseModel, ChurnEvent, Project, new_id, utcnow
 from store.projects import project_settings
@@ -154,6 +155,7 @@ def claim_generation(project_id: str, event_id: str, ttl_seconds: float) -> tupl
             "currency": event.currency,
             "project_name": project.name,
             "settings": project_settings(project),
+            "usage": top_events(project_id, event.customer_id, event.customer_email),
         }
     return claim, inputs
 
@@ -266,9 +268,12 @@ def mark_sent(project_id: str, event_id: str, variant_id: str, claim: str, messa
                 .execute())
         mark_contacted(event_id, now)
         variant = variant_json(Variant.get_by_id(variant_id))
-        if sent:
+        if sent:  # the first time this email is recorded as sent: one more on the customer's timeline
+            event = ChurnEvent.get_by_id(event_id)
+            customers.touch(project_id, customer_id=event.customer_id, customer_email=event.customer_email,
+                            kind="email", at=now)
             record_event(project_id, "variant.sent", lambda: {
-                **variant, "churn_event": churn_json(ChurnEvent.get_by_id(event_id), cutoff_for(project_id))})
+                **variant, "churn_event": churn_json(event, cutoff_for(project_id))})
         return variant
 
 

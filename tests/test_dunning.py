@@ -79,8 +79,13 @@ async def test_each_step_is_firmer_and_invoice_paid_stops_the_sequence(smtp, api
         subjects = [m[2]["Subject"] for m in smtp.messages]
         assert "didn't go through" in subjects[0] and subjects[1].startswith("Reminder")
         assert all("123.45 USD" in text_of(m[2]) for m in smtp.messages)
+        customer = (await api.get("/projects/acme/customers/cus_A1", token=token)).data
+        assert "open_payment_recovery" in [reason["code"] for reason in customer["risk"]["reasons"]]
+        assert sum(day["payment_recoveries"] for day in customer["timeline"]) == 1
         await stripe(api, project, "invoice.paid", {**failed_invoice("in_P1", amount=12345), "amount_paid": 12345})
         await settled(project["id"])
+        customer = (await api.get("/projects/acme/customers/cus_A1", token=token)).data
+        assert "open_payment_recovery" not in [reason["code"] for reason in customer["risk"]["reasons"]]
         await asyncio.sleep(max(0.0, started + 0.003 * 3600 + 1.0 - time.monotonic()))  # the last step's time
     assert len(smtp.messages) == 2, "no email after the invoice was paid"
     [recovery] = (await recoveries(api, project)).data

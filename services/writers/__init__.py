@@ -26,6 +26,8 @@ class CopyBrief:
     reason: str | None  # a cancel_reason code, or None
     brand: str
     offer: str  # the concrete offer in words, e.g. "20% off your next 3 months"
+    # The customer's real use: up to three (tracked event name, count) of the last 90 days.
+    usage: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

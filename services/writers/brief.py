@@ -35,8 +35,14 @@ def pick_offer(settings: dict, reason: str | None, currency: str = "USD") -> str
     return describe_offer(DEFAULT_DISCOUNT)
 
 
+def usage_of(top_events: list[dict] | None) -> tuple[tuple[str, int], ...]:
+    """The customer's most used features as (name, count): the event name on one line, short."""
+    return tuple((" ".join(str(e["name"]).split())[:60], int(e["count"])) for e in (top_events or [])[:3]
+                 if str(e.get("name", "")).strip() and int(e.get("count", 0)) > 0)
+
+
 def make_brief(*, customer_name: str | None, plan: str | None, reason: str | None, currency: str,
-               project_name: str, settings: dict) -> CopyBrief:
+               project_name: str, settings: dict, usage: list[dict] | None = None) -> CopyBrief:
     brand = settings.get("brand_name") if isinstance(settings.get("brand_name"), str) else None
     return CopyBrief(
         first_name=first_name_of(customer_name),
@@ -44,4 +50,5 @@ def make_brief(*, customer_name: str | None, plan: str | None, reason: str | Non
         reason=reason,
         brand=" ".join((brand or project_name).split())[:80] or project_name,
         offer=pick_offer(settings, reason, currency),
+        usage=usage_of(usage),
     )

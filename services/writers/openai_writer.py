@@ -57,7 +57,8 @@ SYSTEM_PROMPT = (
     "strategy (discount_offer: present the given offer concretely; value_reminder: remind them what "
     "they get; personal_check_in: ask what went wrong, like a person would) and tone (friendly, "
     "professional, urgent). Use the customer's first name if given, the plan, the cancel reason and "
-    "the brand. Never invent discounts other than the given offer. Subjects under 90 characters. "
+    "the brand; in value_reminder emails, name the features they used most (most_used_features, if "
+    "given). Never invent discounts other than the given offer. Subjects under 90 characters. "
     "Sign off as the brand's team."
 )
 
@@ -67,14 +68,17 @@ class WriterAnswerInvalid(ValueError):
 
 
 def brief_message(brief: CopyBrief) -> str:
-    """The only customer data the model sees."""
-    return json.dumps({
+    """The only customer data the model sees (of their activity: feature names and counts)."""
+    message = {
         "first_name": brief.first_name,
         "plan": brief.plan,
         "cancel_reason": brief.reason,
         "brand": brief.brand,
         "offer": brief.offer,
-    }, ensure_ascii=False)
+    }
+    if brief.usage:
+        message["most_used_features"] = [{"event": name, "count": count} for name, count in brief.usage]
+    return json.dumps(message, ensure_ascii=False)
 
 
 def parse_answer(content: str | None) -> list[Draft]:

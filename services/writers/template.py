@@ -71,7 +71,7 @@ COPY = {
         "Since you left, we've been thinking about what made {brand} worth it for you. Your "
         "settings, history and everything you built on {plan_phrase} are still exactly where you "
         "left them.\n\n"
-        "We heard {said}. {answer}\n\n"
+        "{usage}We heard {said}. {answer}\n\n"
         "If you'd like to pick things up again, just reply and we'll have you running in minutes.\n\n"
         "Warmly,\nThe {brand} team",
     ),
@@ -80,7 +80,7 @@ COPY = {
         "Hello {first},\n\n"
         "When you cancelled {plan_phrase}, you also gave up the time {brand} saved you each week: "
         "the automation, the reporting and the history your team relied on.\n\n"
-        "We understand {said}. {answer}\n\n"
+        "{usage}We understand {said}. {answer}\n\n"
         "Your account data is retained for now, so reactivating restores everything as it was. "
         "If it would help, reply to arrange a short call about your needs.\n\n"
         "Best regards,\nThe {brand} team",
@@ -90,7 +90,7 @@ COPY = {
         "{first},\n\n"
         "Everything you set up on {plan_phrase} (your settings, history and reports) is still "
         "there today, but inactive accounts are not kept forever.\n\n"
-        "{answer} Reactivate now to keep all of it, or reply and we'll help.\n\n"
+        "{usage}{answer} Reactivate now to keep all of it, or reply and we'll help.\n\n"
         "The {brand} team",
     ),
     ("personal_check_in", "friendly"): (
@@ -143,7 +143,18 @@ def fields_for(brief: CopyBrief) -> dict[str, str]:
         "said": said,
         "answer": REASON_ANSWER.get(brief.reason or "", GENERIC_ANSWER),
         "offer": brief.offer,
+        "usage": _usage_paragraph(brief.usage),
     }
+
+
+def _usage_paragraph(usage) -> str:
+    """'In the last three months you used report viewed 42 times and login 9 times.' (its own
+    paragraph), or nothing when no activity is known."""
+    if not usage:
+        return ""
+    parts = [f"{name.replace('_', ' ')} {count} time{'' if count == 1 else 's'}" for name, count in usage]
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"In the last three months you used {listed}.\n\n"
 
 
 def _fill(template: str, fields: dict[str, str]) -> str:

@@ -11,6 +11,7 @@ import * as event from "./pages/event.js";
 import * as settings from "./pages/settings.js";
 import * as team from "./pages/team.js";
 import * as campaign from "./pages/campaign.js";
+import * as customers from "./pages/customers.js";
 
 const ROLE_RANK = { member: 1, admin: 2, owner: 3 };
 const PROJECT = "/app/projects/([^/]+)";
@@ -28,6 +29,8 @@ const ROUTES = [
   [new RegExp(`^${PROJECT}$`), overview.page, { project: true, nav: "overview" }],
   [new RegExp(`^${PROJECT}/events$`), events.page, { project: true, nav: "events" }],
   [new RegExp(`^${PROJECT}/events/([^/]+)$`), event.page, { project: true, nav: "events" }],
+  [new RegExp(`^${PROJECT}/customers$`), customers.list, { project: true, nav: "customers" }],
+  [new RegExp(`^${PROJECT}/customers/([^/]+)$`), customers.detail, { project: true, nav: "customers" }],
   [new RegExp(`^${PROJECT}/payments$`), payments.page, { project: true, nav: "payments" }],
   [new RegExp(`^${PROJECT}/settings$`), settings.page, { project: true, nav: "settings", admin: true }],
   [new RegExp(`^${PROJECT}/team$`), team.page, { project: true, nav: "team" }],
@@ -92,6 +95,7 @@ function shell(ctx, navKey) {
   const links = base ? [
     link("overview", base, "Overview"),
     link("events", base + "/events", "Churn events"),
+    link("customers", base + "/customers", "Customers"),
     link("payments", base + "/payments", "Failed payments"),
     link("campaign", base + "/campaign", "Campaign"),
     isAdmin ? link("settings", base + "/settings", "Settings") : null,
