@@ -21,8 +21,8 @@ READ_REFRESH_LIMIT = 2000
 
 
 def customer_became_high_risk(ctx, project_id: str, customer: dict) -> None:
-    """A customer's risk level became `high` (after the change committed). This is where the
-    `customer.at_risk` outbound event is sent from."""
+    """A customer's risk level became `high` (after the change committed; its `customer.at_risk`
+    outbound event was queued in that transaction by `store.customer_scores`)."""
     log.info("customer %s of project %s is now at high risk (score %s)", customer["key"], project_id,
              customer["risk"]["score"])
 

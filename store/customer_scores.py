@@ -19,6 +19,8 @@ from store import customer_intake, risk
 from store.customers import Customer, CustomerActivity
 from store.db import database, is_sqlite, transaction
 from store.models import Project, utcnow
+from store.customer_views import customer_json
+from store.outbound import record_event
 from store.serialize import loads_object
 
 CHUNK = 500
@@ -75,7 +77,7 @@ def refresh_project(project_id: str, settings: dict | None, now: dt.datetime | N
             if not customers:
                 break
             counts = _window_counts(project_id, [c.key for c in customers], today, watch)
-            updates = []
+            updates, turned_high = [], []
             for customer in customers:
                 recent, prior, visits = counts.get(customer.key, (0, 0, 0))
                 days = None if customer.last_event_at is None else max(0, (now - customer.last_event_at).days)
@@ -89,10 +91,13 @@ def refresh_project(project_id: str, settings: dict | None, now: dt.datetime | N
                     customer.risk_score, customer.risk_level = result["score"], result["level"]
                     customer.risk_reasons, customer.status = reasons, status
                     customer.events_last_14d, customer.events_prior_28d = recent, prior
-                    became_high.append(customer)
+                    turned_high.append(customer)
             # One prepared UPDATE for the chunk: building each through the ORM cost more than the
             # scoring itself.
             database.obj.cursor().executemany(_update_sql(), updates)
+            for customer in turned_high:  # announced with the change, in its transaction
+                record_event(project_id, "customer.at_risk", lambda c=customer: customer_json(c))
+            became_high += turned_high
         done += len(customers)
         if len(customers) < size:
             break

@@ -216,18 +216,6 @@ async def test_scores_follow_new_events_after_a_read(api):
 
 
 @pytest.mark.gen_test
-async def test_a_customer_turning_high_is_announced_once(api, caplog):
-    token, project = await api.owner()
-    caplog.set_level("INFO", logger="windback.customers")
-    await track(api, project["secret_key"], known_set())
-    for _ in range(2):  # the second read finds nothing new: no second announcement
-        r = await api.get(f"/projects/{project['slug']}/customers", token=token)
-        assert r.status == 200
-    announced = [rec.getMessage() for rec in caplog.records if "now at high risk" in rec.getMessage()]
-    assert len(announced) == 1 and announced[0].startswith("customer cus_fading of project ")
-
-
-@pytest.mark.gen_test
 async def test_the_migration_builds_customers_from_what_was_stored_before(api):
     from store import customers
     from store.db import transaction, unit_of_work

@@ -199,3 +199,25 @@ async def test_billing_actions_announce_applied_and_failed(stripe_fake, api, ctx
         assert by_type["billing_action.applied"]["status"] == "applied"
         assert by_type["billing_action.failed"]["customer_id"] == "cus_2"
         assert "declined" in by_type["billing_action.failed"]["error"]
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_a_customer_turning_high_risk_is_announced_once(api, ctx, receivers):
+    """Tracked activity that fades makes a customer's level high: `customer.at_risk` reaches the
+    endpoints once, with the customer as the API shows it; reading again announces nothing more."""
+    from tests.test_customers import known_set, track
+
+    receiver = receivers()
+    async with scheduling(ctx):
+        token, project = await api.owner()
+        secret = await subscribe(api, token, receiver.url, events=("customer.at_risk",))
+        await track(api, project["secret_key"], known_set())
+        for _ in range(2):  # the second read finds nothing new: no second announcement
+            r = await api.get(f"/projects/{project['slug']}/customers", token=token)
+            assert r.status == 200
+        assert await until(lambda: len(receiver.received) >= 1)
+        assert await until(lambda: {d.status for d in deliveries()} == {"succeeded"})
+        [announced] = receiver.events(secret)
+        high = [c for c in r.data if c["risk"]["level"] == "high"]
+        assert announced["type"] == "customer.at_risk" and [announced["data"]["key"]] == [c["key"] for c in high]
+        assert announced["data"]["key"] == "cus_fading" and announced["data"]["risk"]["level"] == "high"
