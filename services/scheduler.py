@@ -57,7 +57,6 @@ class Scheduler:
         self.poll_seconds = poll_seconds
         self.batch = batch
         self.sweep_seconds = sweep_seconds
-        self.lease_seconds = max((kind.lease_seconds for kind in kinds), default=300.0)
         self._slots = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
         self._running: set[asyncio.Task] = set()
@@ -124,13 +123,25 @@ class Scheduler:
         free = self._concurrency - len(self._running)
         if free <= 0:
             return self.poll_seconds
-        claimed = await run_db(jobs.claim_due, names, min(free, self.batch), self.lease_seconds)
+        limit = min(free, self.batch)
+        claimed = []
+        # Each kind's claim lasts its own lease: a run cut off by a crash is settled after its
+        # kind's lease, not the longest of all (a webhook attempt need not wait as long as an email).
+        for lease, group in self._by_lease(names):
+            if len(claimed) < limit:
+                claimed += await run_db(jobs.claim_due, group, limit - len(claimed), lease)
         for job in claimed:
             task = asyncio.get_running_loop().create_task(self._run(job))
             self._running.add(task)
             task.add_done_callback(self._ran)
         # A full batch: more may be due already, look again at once.
-        return 0.0 if len(claimed) == min(free, self.batch) else self.poll_seconds
+        return 0.0 if len(claimed) == limit else self.poll_seconds
+
+    def _by_lease(self, names: list[str]) -> list[tuple[float, list[str]]]:
+        groups: dict[float, list[str]] = {}
+        for name in names:
+            groups.setdefault(self.kinds[name].lease_seconds, []).append(name)
+        return sorted(groups.items())
 
     def _ran(self, task: asyncio.Task) -> None:
         self._running.discard(task)
