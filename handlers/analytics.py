@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from handlers.base import PROJECT_MEMBER, BaseHandler
+from handlers.access import PROJECT_MEMBER
+from handlers.base import BaseHandler
 from handlers.churn_events import Currency
 from handlers.responses import ANY_OBJECT, BOOLEAN, INTEGER, STRING, Returns, list_of, obj
 from store.input_rules import YEARS_MESSAGE, read_timestamp

@@ -7,7 +7,8 @@ import logging
 
 import tornado.ioloop
 
-from handlers.base import PUBLIC, SIGNED_IN, BaseHandler
+from handlers.access import PUBLIC, SIGNED_IN
+from handlers.base import BaseHandler
 from handlers.errors import ApiError, bad_request, conflict, unauthorized
 from handlers.responses import BOOLEAN, ME_OUT, SESSION_OUT, Returns, obj
 from store.validation import Email, Schema, String

@@ -12,12 +12,12 @@ import json
 import logging
 import re
 import uuid
-from dataclasses import dataclass
 
 import tornado.httputil
 import tornado.ioloop
 import tornado.web
 
+from handlers.access import PUBLIC, Rule
 from handlers.https import is_https
 from handlers.errors import STATUS_CODES, ApiError, DomainError, forbidden, http_status, not_found, unauthorized
 from store.input_rules import text_problem, unsafe_text_paths
@@ -35,23 +35,6 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 # In JSON text a NUL or a surrogate can only arrive as a \u escape: a body without one needs no walk.
 _UNSAFE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
-
-@dataclass(frozen=True)
-class Rule:
-    """Who may call one method of a handler. Anything not allowed is refused."""
-
-    public: bool = False  # no credential needed
-    user: bool = False  # a signed-in user (JWT)
-    key: bool = False  # a project's secret key (X-API-Key), for its own project only
-    role: str | None = None  # minimum project role of a user, for routes with a project slug
-
-
-PUBLIC = Rule(public=True)
-SIGNED_IN = Rule(user=True)
-PROJECT_MEMBER = Rule(user=True, key=True, role="member")
-PROJECT_ADMIN = Rule(user=True, role="admin")
-PROJECT_OWNER = Rule(user=True, role="owner")
-KEY_ONLY = Rule(key=True)
 
 PAGE_FIELDS = {
     # Bounded so that (page - 1) * per_page fits a 64-bit OFFSET (a 500 found by schemathesis).

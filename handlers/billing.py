@@ -2,7 +2,8 @@
 (docs/offers.md)."""
 from __future__ import annotations
 
-from handlers.base import PROJECT_ADMIN, PROJECT_MEMBER, BaseHandler, list_query_schema
+from handlers.access import PROJECT_ADMIN, PROJECT_MEMBER
+from handlers.base import BaseHandler, list_query_schema
 from handlers.responses import ANY_OBJECT, BOOLEAN, STRING, TIMESTAMP, Returns, enum, nullable, obj
 from services.billing.offers import test_connection
 from store import billing

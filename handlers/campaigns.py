@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from handlers.analytics import RATE, STATS, AnalyticsHandler
-from handlers.base import PROJECT_MEMBER, BaseHandler
+from handlers.access import PROJECT_MEMBER
+from handlers.base import BaseHandler
 from handlers.responses import BOOLEAN, CHURN_EVENT_OUT, INTEGER, STRING, Returns, enum, list_of, nullable, obj
 from store import campaign_report
 from store.campaign_stats import ARMS

@@ -14,7 +14,8 @@ import threading
 
 import cachetools
 
-from handlers.base import PUBLIC, BaseHandler
+from handlers.access import PUBLIC
+from handlers.base import BaseHandler
 from handlers.billing import BILLING_ACTION_OUT
 from handlers.errors import not_found
 from handlers.responses import ANY_OBJECT, BOOLEAN, STRING, Returns, list_of, obj

@@ -4,7 +4,8 @@ State changes go to the project's actor; reads query the store from the worker p
 """
 from __future__ import annotations
 
-from handlers.base import PROJECT_MEMBER, BaseHandler, list_query_schema
+from handlers.access import PROJECT_MEMBER
+from handlers.base import BaseHandler, list_query_schema
 from handlers.responses import CHURN_EVENT_OUT, Returns
 from store.validation import Choice, Email, Integer, JsonObject, Schema, String, Timestamp
 from store import churn_event_reads, churn_events

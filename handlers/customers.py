@@ -6,7 +6,8 @@ Keys are opaque in the path: clients URL-encode them.
 """
 from __future__ import annotations
 
-from handlers.base import PROJECT_MEMBER, BaseHandler, list_query_schema
+from handlers.access import PROJECT_MEMBER
+from handlers.base import BaseHandler, list_query_schema
 from handlers.responses import INTEGER, STRING, TIMESTAMP, Returns, enum, list_of, nullable, obj
 from services import customers as customer_risk
 from store import customer_views

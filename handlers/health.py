@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from config import VERSION
-from handlers.base import PUBLIC, BaseHandler
+from handlers.access import PUBLIC
+from handlers.base import BaseHandler
 from handlers.errors import ApiError
 from handlers.responses import HEALTH_OUT, Returns
 from store.db import database, run_db

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import html
 
-from handlers.base import PUBLIC, BaseHandler
+from handlers.access import PUBLIC
+from handlers.base import BaseHandler
 from handlers.dashboard import _security_headers
 from handlers.responses import STRING, Returns
 from services.billing.email_offers import Outcome, accept, show

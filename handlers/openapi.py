@@ -17,7 +17,8 @@ import re
 import tornado.web
 
 from config import VERSION
-from handlers.base import PUBLIC, BaseHandler
+from handlers.access import PUBLIC
+from handlers.base import BaseHandler
 from handlers.errors import STATUS_CODES
 from handlers.responses import Returns
 

@@ -2,7 +2,8 @@
 deliveries, retrying one, and a test event. docs/outbound-webhooks.md has the whole story."""
 from __future__ import annotations
 
-from handlers.base import PROJECT_ADMIN, BaseHandler, list_query_schema
+from handlers.access import PROJECT_ADMIN
+from handlers.base import BaseHandler, list_query_schema
 from handlers.responses import BOOLEAN, INTEGER, STRING, TIMESTAMP, Returns, enum, list_of, nullable, obj
 from services.outbound import wake_scheduler
 from services.outbound_http import check_url

@@ -5,7 +5,8 @@ and the monthly figures of the dashboard's "Failed payments" page.
 """
 from __future__ import annotations
 
-from handlers.base import PROJECT_MEMBER, BaseHandler, list_query_schema
+from handlers.access import PROJECT_MEMBER
+from handlers.base import BaseHandler, list_query_schema
 from handlers.responses import (INTEGER, STRING, TIMESTAMP, Returns, enum, list_of, nullable, obj)
 from store import payment_recovery_views as views
 from store.db import run_db

@@ -1,7 +1,8 @@
 """`/projects`: create, list, get, update settings, rotate keys."""
 from __future__ import annotations
 
-from handlers.base import PROJECT_ADMIN, PROJECT_MEMBER, SIGNED_IN, BaseHandler, list_query_schema
+from handlers.access import PROJECT_ADMIN, PROJECT_MEMBER, SIGNED_IN
+from handlers.base import BaseHandler, list_query_schema
 from handlers.errors import ApiError, conflict, forbidden
 from handlers.responses import (CREATED_PROJECT_OUT, PROJECT_DETAIL_OUT, PROJECT_DETAIL_WITH_IDENTITY_OUT,
                                 PROJECT_WITH_ROLE_OUT, ROTATED_KEYS_OUT, Returns)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from handlers.base import PROJECT_ADMIN, PROJECT_OWNER, SIGNED_IN, BaseHandler, Rule, list_query_schema
+from handlers.access import PROJECT_ADMIN, PROJECT_OWNER, Rule, SIGNED_IN
+from handlers.base import BaseHandler, list_query_schema
 from handlers.errors import ApiError
 from handlers.responses import PROJECT_OUT, ROLE, STRING, TIMESTAMP, Returns, enum, nullable, obj
 from store.validation import Choice, Email, Schema

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 
-from handlers.base import KEY_ONLY, BaseHandler
+from handlers.access import KEY_ONLY
+from handlers.base import BaseHandler
 from handlers.errors import ApiError
 from handlers.responses import INTEGER, OneOf, Returns, obj
 from store.input_rules import json_text_problems

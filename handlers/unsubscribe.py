@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import html
 
-from handlers.base import PUBLIC, BaseHandler
+from handlers.access import PUBLIC
+from handlers.base import BaseHandler
 from handlers.errors import bad_request
 from handlers.responses import BOOLEAN, STRING, Returns, obj
 from store.validation import Schema, String

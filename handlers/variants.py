@@ -5,7 +5,8 @@ or mail server never holds the project's actor.
 """
 from __future__ import annotations
 
-from handlers.base import PAGE_FIELDS, PROJECT_MEMBER, BaseHandler
+from handlers.access import PROJECT_MEMBER
+from handlers.base import PAGE_FIELDS, BaseHandler
 from handlers.responses import STRING, TIMESTAMP, Returns, enum, nullable, obj
 from store.validation import Choice, Schema, String
 from services import recovery

@@ -8,7 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from handlers.base import PUBLIC, BaseHandler
+from handlers.access import PUBLIC
+from handlers.base import BaseHandler
 from handlers.errors import ApiError, bad_request, not_found
 from handlers.responses import BOOLEAN, Documented, Returns, obj
 from store.input_rules import text_problem

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 
-from handlers.base import PUBLIC, BaseHandler
+from handlers.access import PUBLIC
+from handlers.base import BaseHandler
 from handlers.responses import Returns
 
 _PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static", "widget.js")

@@ -10,7 +10,8 @@ import jsonschema_rs
 import pytest
 
 from handlers import all_routes
-from handlers.base import PROJECT_MEMBER, BaseHandler
+from handlers.access import PROJECT_MEMBER
+from handlers.base import BaseHandler
 from handlers.openapi import build_document, render, routes_and_methods
 from handlers.responses import STRING, Returns, obj
 from store.validation import Integer, Schema, String
