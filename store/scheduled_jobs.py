@@ -73,9 +73,19 @@ def claim_due(kinds: list[str], limit: int, lease_seconds: float,
     UPDATE (`status = 'scheduled'`) is the claim."""
     now = now or utcnow()
     token = secrets.token_hex(8)
+    # The jobs of one owner (kind and ref: a recovery's dunning emails, a churn's campaign steps)
+    # run one at a time in due order: after an outage the first reminder still arrives before
+    # the final notice, even when both are overdue by the time the server looks.
+    earlier = ScheduledJob.alias()
+    waits_for_earlier = peewee.fn.EXISTS(
+        earlier.select(earlier.id).where(
+            (earlier.kind == ScheduledJob.kind) & (earlier.ref == ScheduledJob.ref)
+            & earlier.status.in_(("scheduled", "running"))
+            & ((earlier.due_at < ScheduledJob.due_at)
+               | ((earlier.due_at == ScheduledJob.due_at) & (earlier.id < ScheduledJob.id)))))
     due = (ScheduledJob.select(ScheduledJob.id)
            .where((ScheduledJob.status == "scheduled") & (ScheduledJob.due_at <= now)
-                  & ScheduledJob.kind.in_(kinds))
+                  & ScheduledJob.kind.in_(kinds) & ~waits_for_earlier)
            .order_by(ScheduledJob.due_at).limit(limit))
     if not is_sqlite():
         due = due.for_update(skip_locked=True)
