@@ -16,6 +16,7 @@ import secrets
 
 import peewee
 
+from store import customers
 from store.db import transaction
 from store.errors import conflict
 from store.models import BaseModel, Project, new_id, utcnow
@@ -208,6 +209,10 @@ def mark_applied(action_id: str, provider_object_id: str | None) -> bool:
                        .where((BillingAction.id == action_id) & (BillingAction.status == "pending")).execute())
         if changed:
             _announce("billing_action.applied", action_id)
+            action = BillingAction.get_by_id(action_id)
+            # An applied offer is part of the customer's story (timeline, `billing_actions` per day).
+            customers.touch(action.project_id, customer_id=action.customer_id, kind="billing", name=action.kind,
+                            at=action.completed_at)
     return changed
 
 

@@ -186,6 +186,10 @@ async def test_a_provider_failure_saves_nothing_and_records_the_action_failed(st
     assert r.status == 200, r
     assert r.data["billing_action"]["id"] != action["id"]
     assert [a["status"] for a in await actions(api, token, order="asc")] == ["failed", "applied"]
+    # The customer's timeline counts the applied offer, not the failed attempt.
+    customer = (await api.get("/projects/acme/customers/cus_1", token=token)).data
+    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    assert [(day["day"], day["billing_actions"]) for day in customer["timeline"]] == [(today, 1)]
 
 
 @pytest.mark.gen_test
