@@ -7,7 +7,7 @@ import time
 from store import churn_events as store
 from store.churn_event_reads import churn_json, lost_cutoff
 from store.db import unit_of_work
-from store.models import Project
+from store.models import Project, utcnow
 from store.projects import project_settings
 
 CUTOFF_TTL = 5.0  # seconds a project's lost_after_days is reused between commands
@@ -28,7 +28,12 @@ class ChurnEventCommands:
     def create_churn_event(self, fields: dict) -> tuple[dict, bool]:
         with unit_of_work():
             event, created = store.record_churn(self.project_id, fields)
-            return churn_json(event, self.lost_cutoff()), created
+            # `lost_after_days` is at least 1, so an event that churned within the last day is not
+            # lost whatever the project's setting: a fresh actor (many projects, few commands
+            # each) answers a new churn without reading the project row.
+            a_day_ago = utcnow() - dt.timedelta(days=1)
+            recent = event.churned_at is not None and event.churned_at >= a_day_ago
+            return churn_json(event, a_day_ago if recent else self.lost_cutoff()), created
 
     def mark_recovered(self, event_id: str, recovered_mrr_cents: int | None) -> dict:
         with unit_of_work():
