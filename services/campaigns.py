@@ -106,5 +106,11 @@ async def _send_step(ctx, job, state: dict) -> str:
     return sent["message_id"]
 
 
+async def pass_over_step(ctx, job) -> None:
+    """A step the scheduler gave up on (retries spent, too late, cut off by a crash) is passed
+    over like a skipped one: the campaign goes on with its next step, or is completed."""
+    await ctx.actors.project(job.project_id).campaign_step_skipped(job.ref, int(job.data["step"]))
+
+
 # Retries: a busy event or an unreachable mail server is usually fine seconds later.
-CAMPAIGN_STEP = JobKind(campaigns.KIND, run_step, retry_delays=(5.0, 60.0, 600.0))
+CAMPAIGN_STEP = JobKind(campaigns.KIND, run_step, retry_delays=(5.0, 60.0, 600.0), given_up=pass_over_step)

@@ -47,6 +47,10 @@ class JobKind:
     # True: `run` records `done` itself, in the transaction of its own state change (through its
     # actor), so the scheduler does not write the outcome a second time.
     records_outcome: bool = False
+    # `await given_up(ctx, job)` after the scheduler itself ended a job without its handler
+    # finishing it (too late, retries spent, an error, a run cut off by a dead process), so the
+    # job's owner can move on (a campaign passes over the step). None: nothing to do.
+    given_up: Callable[[Any, jobs.ScheduledJob], Awaitable[None]] | None = None
 
 
 class Scheduler:
@@ -70,6 +74,7 @@ class Scheduler:
 
     def start(self) -> "Scheduler":
         if self._loop_task is None and self.kinds:
+            self._stopping = False  # started again after a shutdown
             self._wake = asyncio.Event()
             self._loop_task = asyncio.get_running_loop().create_task(self._loop())
         return self
@@ -156,9 +161,10 @@ class Scheduler:
                 if kind.max_lateness is not None and late > kind.max_lateness:
                     hours = late.total_seconds() / 3600
                     limit = kind.max_lateness.total_seconds() / 3600
-                    await run_db(jobs.finish, job.id, job.claim, "skipped", None,
-                                 f"came due at {iso(job.due_at)} and was {hours:.1f} h late when the server "
-                                 f"could run it; jobs of kind {job.kind} more than {limit:g} h late are skipped")
+                    await self._give_up(kind, job, "skipped",
+                                        f"came due at {iso(job.due_at)} and was {hours:.1f} h late when the server "
+                                        f"could run it; jobs of kind {job.kind} more than {limit:g} h late are "
+                                        "skipped")
                     return
                 result = await kind.run(self.ctx, job)
                 if not kind.records_outcome:
@@ -173,16 +179,28 @@ class Scheduler:
                     due = utcnow() + dt.timedelta(seconds=kind.retry_delays[job.attempts - 1])
                     await run_db(jobs.retry_later, job.id, job.claim, due, str(retry))
                 else:
-                    await run_db(jobs.finish, job.id, job.claim, "failed", None,
-                                 f"{retry} (gave up after {job.attempts} attempts)")
+                    await self._give_up(kind, job, "failed", f"{retry} (gave up after {job.attempts} attempts)")
             except Exception as error:  # noqa: BLE001 - recorded on the job; the loop goes on
                 log.exception("scheduled job %s (%s) failed", job.id, job.kind)
                 try:
-                    await run_db(jobs.finish, job.id, job.claim, "failed", None, f"{type(error).__name__}: {error}")
+                    await self._give_up(kind, job, "failed", f"{type(error).__name__}: {error}")
                 except Exception:  # noqa: BLE001 - the lease settles it later
                     log.exception("could not record the failure of job %s", job.id)
             finally:
                 self.ran += 1
+
+    async def _give_up(self, kind: JobKind, job: jobs.ScheduledJob, status: str, error: str,
+                       reclaimed: bool = False) -> None:
+        """End a job the handler did not finish, then let its owner move on (`given_up`)."""
+        if reclaimed:
+            ended = await run_db(jobs.reclaim, job, status, error)
+        else:
+            ended = await run_db(jobs.finish, job.id, job.claim, status, None, error)
+        if ended and kind.given_up is not None:
+            try:
+                await kind.given_up(self.ctx, job)
+            except Exception:  # noqa: BLE001 - the job's own outcome is recorded; log the rest
+                log.exception("after giving up job %s (%s)", job.id, job.kind)
 
     async def _settle_interrupted(self, names: list[str]) -> None:
         for job in await run_db(jobs.expired_runs, names):
@@ -190,6 +208,5 @@ class Scheduler:
             if kind.repeat_interrupted:
                 await run_db(jobs.reclaim, job, "scheduled", "the run was interrupted; running it again")
             else:
-                await run_db(jobs.reclaim, job, "failed",
-                             "interrupted: the server stopped during this run, and it is not repeated "
-                             "in case the first run had already taken effect")
+                await self._give_up(kind, job, "failed", "interrupted: the server stopped during this run, and it "
+                                    "is not repeated in case the first run had already taken effect", reclaimed=True)

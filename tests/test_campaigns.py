@@ -10,6 +10,9 @@ import pytest
 
 from tests.campaign_support import (FAST, enable, event_row, hand_group, jobs_of, running_scheduler, steps,
                                     until)
+from store import scheduled_jobs
+from store.db import unit_of_work
+from store.models import utcnow
 from tests.test_cancel_flow import answer
 from tests.test_sending import fetch, smtp  # noqa: F401 - the SMTP sink fixture
 from tests.test_webhooks_custom import deliver as deliver_custom
@@ -217,3 +220,35 @@ async def test_an_unsubscribe_or_a_persons_send_ends_the_campaign(smtp, api, ctx
     r = await api.get(f"{BASE}/{manual['id']}", key=key)
     assert r.data["campaign"]["status"] == "ended" and r.data["campaign"]["ended_reason"] == "manual_send"
     assert jobs_of(manual["id"])[1].status == "cancelled"
+
+
+def _came_due_days_ago(job_id: str, days: int) -> None:
+    """What a server that was down for `days` finds: the step came due long ago."""
+    with unit_of_work():
+        scheduled_jobs.ScheduledJob.update(due_at=utcnow() - dt.timedelta(days=days)).where(
+            scheduled_jobs.ScheduledJob.id == job_id).execute()
+
+
+@pytest.mark.gen_test(timeout=60)
+@pytest.mark.env(FAST)
+async def test_a_step_the_scheduler_gives_up_on_is_passed_over_and_the_last_completes_the_campaign(smtp, api, ctx):  # noqa: F811
+    token, project = await api.owner()
+    key = project["secret_key"]
+    await enable(api, token, steps=steps(0.0003, 5))
+    event = await churn(api, key, "ada@example.com")
+    first, second = jobs_of(event["id"])
+    _came_due_days_ago(first.id, 2)
+    async with running_scheduler(ctx):
+        assert await until(lambda: jobs_of(event["id"])[0].status == "skipped")
+        assert await until(lambda: event_row(event["id"]).campaign_step == 1)
+    assert "h late" in jobs_of(event["id"])[0].error
+    r = await api.get(f"{BASE}/{event['id']}", key=key)
+    assert r.data["campaign"]["status"] == "active" and r.data["campaign"]["step"] == 1
+    assert r.data["campaign"]["next_send_at"].startswith(second.due_at.isoformat()[:19])
+
+    _came_due_days_ago(second.id, 1)
+    async with running_scheduler(ctx):
+        assert await until(lambda: event_row(event["id"]).campaign_status == "completed")
+    r = await api.get(f"{BASE}/{event['id']}", key=key)
+    assert r.data["campaign"]["status"] == "completed" and r.data["campaign"]["next_send_at"] is None
+    assert smtp.messages == [], "a step that came due while the server was down for a day is not sent late"
