@@ -31,7 +31,8 @@ def _default(value: str) -> list:
 
 class Customer(BaseModel):
     id = peewee.BigAutoField()
-    project = peewee.ForeignKeyField(Project, on_delete="CASCADE")
+    # No index of its own: (project, key) and the list's indexes start with the project.
+    project = peewee.ForeignKeyField(Project, on_delete="CASCADE", index=False)
     key = peewee.CharField(max_length=254)
     customer_id = peewee.CharField(max_length=200, null=True)
     customer_email = peewee.CharField(max_length=254, null=True)
@@ -72,7 +73,8 @@ class Customer(BaseModel):
 
 
 class CustomerActivity(BaseModel):
-    project = peewee.ForeignKeyField(Project, on_delete="CASCADE")
+    # No index of its own: the primary key starts with the project.
+    project = peewee.ForeignKeyField(Project, on_delete="CASCADE", index=False)
     customer_key = peewee.CharField(max_length=254)
     day = peewee.DateField()
     kind = peewee.CharField(max_length=16)
