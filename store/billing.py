@@ -31,7 +31,7 @@ CHANNELS = ("widget", "email")
 
 class BillingAction(BaseModel):
     id = peewee.CharField(primary_key=True, max_length=40, default=lambda: new_id("ba"))
-    project = peewee.ForeignKeyField(Project, on_delete="CASCADE")
+    project = peewee.ForeignKeyField(Project, on_delete="CASCADE", index=False)
     churn_event_id = peewee.CharField(max_length=40, null=True)
     variant_id = peewee.CharField(max_length=40, null=True)
     customer_id = peewee.CharField(max_length=200)
@@ -62,7 +62,7 @@ class BillingAction(BaseModel):
 class BillingCoupon(BaseModel):
     """A provider coupon made for one offer of a project, reused by every later action."""
 
-    project = peewee.ForeignKeyField(Project, on_delete="CASCADE")
+    project = peewee.ForeignKeyField(Project, on_delete="CASCADE", index=False)
     provider = peewee.CharField(max_length=16)
     offer_key = peewee.CharField(max_length=100)  # e.g. "discount:20:3"
     coupon_id = peewee.CharField(max_length=200)

@@ -27,7 +27,7 @@ log = logging.getLogger("windback.cancel_flow")
 
 
 class CancelFlowSubmission(BaseModel):
-    project = peewee.ForeignKeyField(Project, on_delete="CASCADE")
+    project = peewee.ForeignKeyField(Project, on_delete="CASCADE", index=False)
     churn_event = peewee.ForeignKeyField(ChurnEvent, on_delete="CASCADE")
     customer_email = peewee.CharField(max_length=254)
     reason = peewee.CharField(max_length=32)

@@ -107,7 +107,7 @@ class ProjectKey(BaseModel):
 
 
 class Membership(BaseModel):
-    project = peewee.ForeignKeyField(Project, backref="members", on_delete="CASCADE")
+    project = peewee.ForeignKeyField(Project, backref="members", on_delete="CASCADE", index=False)
     user = peewee.ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
     role = peewee.CharField(max_length=16)
     joined_at = peewee.DateTimeField(default=utcnow)

@@ -37,7 +37,7 @@ JOB_KIND = "outbound_webhook"
 
 class WebhookEndpoint(BaseModel):
     id = peewee.CharField(primary_key=True, max_length=40, default=lambda: new_id("we"))
-    project = peewee.ForeignKeyField(Project, on_delete="CASCADE")
+    project = peewee.ForeignKeyField(Project, on_delete="CASCADE", index=False)
     url = peewee.CharField(max_length=2048)
     kind = peewee.CharField(max_length=12, default="standard")
     events = peewee.TextField(default='["*"]')  # JSON list of event types, or ["*"]
@@ -67,7 +67,7 @@ class WebhookEndpoint(BaseModel):
 
 class WebhookDelivery(BaseModel):
     id = peewee.CharField(primary_key=True, max_length=40, default=lambda: new_id("msg"))
-    endpoint = peewee.ForeignKeyField(WebhookEndpoint, on_delete="CASCADE")
+    endpoint = peewee.ForeignKeyField(WebhookEndpoint, on_delete="CASCADE", index=False)
     project = peewee.ForeignKeyField(Project, on_delete="CASCADE")
     event_type = peewee.CharField(max_length=64)
     body = peewee.TextField()  # the exact JSON sent (and signed) at every attempt

@@ -33,7 +33,7 @@ PROVIDERS = ("stripe", "razorpay", "custom")
 
 class PaymentRecovery(BaseModel):
     id = peewee.CharField(primary_key=True, max_length=40, default=lambda: new_id("pr"))
-    project = peewee.ForeignKeyField(Project, on_delete="CASCADE")
+    project = peewee.ForeignKeyField(Project, on_delete="CASCADE", index=False)
     provider = peewee.CharField(max_length=16)
     invoice_id = peewee.CharField(max_length=200)
     subscription_id = peewee.CharField(max_length=200, null=True)

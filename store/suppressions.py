@@ -12,7 +12,7 @@ from store.models import BaseModel, Project, utcnow
 
 
 class Suppression(BaseModel):
-    project = peewee.ForeignKeyField(Project, on_delete="CASCADE")
+    project = peewee.ForeignKeyField(Project, on_delete="CASCADE", index=False)
     email = peewee.CharField(max_length=254)  # lower-cased
     reason = peewee.CharField(max_length=32, default="unsubscribed")
     customer_id = peewee.CharField(max_length=200, null=True)

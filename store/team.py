@@ -27,7 +27,7 @@ MEMBER_SORT_FIELDS = ("joined_at", "email", "role")
 
 class Invitation(BaseModel):
     id = peewee.CharField(primary_key=True, max_length=40, default=lambda: new_id("inv"))
-    project = peewee.ForeignKeyField(Project, backref="invitations", on_delete="CASCADE")
+    project = peewee.ForeignKeyField(Project, backref="invitations", on_delete="CASCADE", index=False)
     email = peewee.CharField(max_length=254)  # lower-cased
     role = peewee.CharField(max_length=16)
     token_hash = peewee.CharField(max_length=64, unique=True)

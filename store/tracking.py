@@ -20,7 +20,7 @@ INSERT_CHUNK = 500
 
 class TrackedEvent(BaseModel):
     id = peewee.BigAutoField()
-    project = peewee.ForeignKeyField(Project, on_delete="CASCADE")
+    project = peewee.ForeignKeyField(Project, on_delete="CASCADE", index=False)
     event = peewee.CharField(max_length=200)
     customer_id = peewee.CharField(max_length=200, null=True)
     customer_email = peewee.CharField(max_length=254, null=True)  # lower-cased

@@ -30,8 +30,8 @@ SENDABLE = ("draft", "edited", "failed")
 
 class Variant(BaseModel):
     id = peewee.CharField(primary_key=True, max_length=40, default=lambda: new_id("var"))
-    project = peewee.ForeignKeyField(Project, on_delete="CASCADE")
-    churn_event = peewee.ForeignKeyField(ChurnEvent, backref="variants", on_delete="CASCADE")
+    project = peewee.ForeignKeyField(Project, on_delete="CASCADE", index=False)
+    churn_event = peewee.ForeignKeyField(ChurnEvent, backref="variants", on_delete="CASCADE", index=False)
     strategy = peewee.CharField(max_length=32)
     tone = peewee.CharField(max_length=16)
     subject = peewee.CharField(max_length=500)
@@ -50,8 +50,8 @@ class Variant(BaseModel):
 
     class Meta:
         table_name = "variants"
+        # (churn_event_id, status, strategy, tone) of m0008 serves the lookups by event and status.
         indexes = (
-            (("churn_event", "status"), False),
             (("project", "status", "sent_at"), False),
         )
 

@@ -27,7 +27,7 @@ UNFINISHED = ("received", "failed")
 
 class WebhookEvent(BaseModel):
     id = peewee.CharField(primary_key=True, max_length=40, default=lambda: new_id("whe"))
-    project = peewee.ForeignKeyField(Project, on_delete="CASCADE")
+    project = peewee.ForeignKeyField(Project, on_delete="CASCADE", index=False)
     provider = peewee.CharField(max_length=16)
     event_id = peewee.CharField(max_length=255)  # the provider's id of the event
     event_type = peewee.CharField(max_length=120)
