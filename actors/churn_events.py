@@ -7,8 +7,8 @@ import time
 from store import churn_events as store
 from store.churn_event_reads import churn_json, lost_cutoff
 from store.db import unit_of_work
-from store.models import Project, utcnow
-from store.projects import project_settings
+from store.models import utcnow
+from store.projects import settings_of
 
 CUTOFF_TTL = 5.0  # seconds a project's lost_after_days is reused between commands
 
@@ -21,7 +21,7 @@ class ChurnEventCommands:
         cached = getattr(self, "_lost_after_days", None)
         now = time.monotonic()
         if cached is None or now - cached[1] > CUTOFF_TTL:
-            days = int(project_settings(Project.get_by_id(self.project_id))["lost_after_days"])
+            days = int(settings_of(self.project_id)["lost_after_days"])
             cached = self._lost_after_days = (days, now)
         return lost_cutoff(cached[0])
 

@@ -20,8 +20,8 @@ from store import scheduled_jobs
 from store.campaign_settings import customer_key, group_for, matches
 from store.db import is_sqlite, transaction
 from store.errors import conflict
-from store.models import OPEN_STATUSES, ChurnEvent, Project, utcnow
-from store.projects import project_settings
+from store.models import OPEN_STATUSES, ChurnEvent, utcnow
+from store.projects import settings_of
 from store.serialize import iso
 
 KIND = "campaign_step"
@@ -48,7 +48,7 @@ def join(project_id: str, event: ChurnEvent, now: dt.datetime | None = None) -> 
     one scheduled job per step; holdout gets none. Updates `event` in place; True if it joined."""
     if event.campaign_group is not None or event.status not in OPEN_STATUSES:
         return False
-    settings = project_settings(Project.select(Project.id, Project.settings).where(Project.id == project_id).get())
+    settings = settings_of(project_id)
     campaign = settings["campaign"]
     if not matches(campaign, event.cancel_reason, event.mrr_cents):
         return False
