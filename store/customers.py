@@ -18,6 +18,7 @@ import datetime as dt
 import peewee
 
 from store.db import database
+from store.raw_sql import prepared
 from store.models import BaseModel, Project, utcnow
 
 KINDS = ("event", "churn", "email", "recovery", "billing")
@@ -115,44 +116,90 @@ def touch(project_id: str, *, customer_id: str | None = None, customer_email: st
     if key is None:
         return None
     at = at or utcnow()
-    customer = Customer.get_or_none((Customer.project == project_id) & (Customer.key == key))
+    # Every churn, email and recovery comes through here inside its writer's transaction, so its
+    # statements are built once (store/raw_sql.py): building them through peewee cost more than
+    # running them, and a new churn paid it three to five times.
+    customer = _by_key(project_id, key)
     if customer is None and not customer_id:
-        customer = (Customer.select().where((Customer.project == project_id) & (Customer.customer_email == email))
-                    .order_by(Customer.id).first())
+        found = _select_by_email().rows(Customer, project=project_id, email=email)
+        customer = found[0] if found else None
     if customer is None:
         try:
             with database.obj.atomic():
-                customer = Customer.create(project=project_id, key=key, customer_id=customer_id, customer_email=email,
-                                           first_seen_at=at, last_seen_at=at)
+                _insert_customer().execute(project=project_id, customer_key=key, customer_id=customer_id,
+                                           customer_email=email, at=at)
         except peewee.IntegrityError:  # created meanwhile by the /track path
-            customer = Customer.get((Customer.project == project_id) & (Customer.key == key))
-    changes: dict = {Customer.activity_seq: Customer.activity_seq + 1}
+            pass
+        customer = _by_key(project_id, key)
+    changes: dict[str, object] = {}
     if at > customer.last_seen_at:
-        changes[Customer.last_seen_at] = at
+        changes["last_seen_at"] = at
     if at < customer.first_seen_at:
-        changes[Customer.first_seen_at] = at
-    for field, value in ((Customer.customer_id, customer_id), (Customer.customer_email, email)):
-        if value and not getattr(customer, field.name):
-            changes[field] = value
-    for field, value in ((Customer.name, customer_name), (Customer.mrr_cents, mrr_cents),
-                         (Customer.currency, currency), (Customer.churn_state, churn_state),
-                         (Customer.open_recovery, open_recovery)):
+        changes["first_seen_at"] = at
+    for name, value in (("customer_id", customer_id), ("customer_email", email)):
+        if value and not getattr(customer, name):
+            changes[name] = value
+    for name, value in (("name", customer_name), ("mrr_cents", mrr_cents), ("currency", currency),
+                        ("churn_state", churn_state), ("open_recovery", open_recovery)):
         if value is not None:
-            changes[field] = value
-    if churned:
-        changes[Customer.churn_count] = Customer.churn_count + 1
-    Customer.update(changes).where(Customer.id == customer.id).execute()
+            changes[name] = value
+    _update(tuple(sorted(changes)), churned).execute(id=customer.id, **changes)
     if kind is not None:
         _count_activity(project_id, customer.key, at.date(), kind, name or "")
     return customer.key
 
 
+_LOOKED_UP = (Customer.id, Customer.key, Customer.customer_id, Customer.customer_email, Customer.first_seen_at,
+              Customer.last_seen_at)
+
+
+def _by_key(project_id: str, key: str) -> Customer | None:
+    found = _select_by_key().rows(Customer, project=project_id, customer_key=key)
+    return found[0] if found else None
+
+
+def _select_by_key():
+    return prepared(("customer-by-key",), lambda slot: Customer.select(*_LOOKED_UP).where(
+        (Customer.project == slot("project")) & (Customer.key == slot("customer_key"))), customer_key=Customer.key)
+
+
+def _select_by_email():
+    return prepared(("customer-by-email",), lambda slot: Customer.select(*_LOOKED_UP).where(
+        (Customer.project == slot("project")) & (Customer.customer_email == slot("email")))
+        .order_by(Customer.id).limit(1), email=Customer.customer_email)
+
+
+def _insert_customer():
+    return prepared(("customer-insert",), lambda slot: Customer.insert(
+        project=slot("project"), key=slot("customer_key"), customer_id=slot("customer_id"),
+        customer_email=slot("customer_email"), first_seen_at=slot("at"), last_seen_at=slot("at")),
+        customer_key=Customer.key, customer_id=Customer.customer_id, customer_email=Customer.customer_email,
+        at=Customer.first_seen_at)
+
+
+def _update(names: tuple[str, ...], churned: bool):
+    """UPDATE customers SET activity_seq + 1 [, churn_count + 1], <names> WHERE id: one statement
+    per shape (which columns change), built on its first use."""
+    def build(slot):
+        changes = {Customer.activity_seq: Customer.activity_seq + 1}
+        if churned:
+            changes[Customer.churn_count] = Customer.churn_count + 1
+        for name in names:
+            changes[getattr(Customer, name)] = slot(name)
+        return Customer.update(changes).where(Customer.id == slot("id"))
+    return prepared(("customer-update", names, churned), build,
+                    **{name: getattr(Customer, name) for name in names})
+
+
 def _count_activity(project_id: str, key: str, day: dt.date, kind: str, name: str) -> None:
-    (CustomerActivity.insert(project=project_id, customer_key=key, day=day, kind=kind, name=name[:200], count=1)
-     .on_conflict(conflict_target=[CustomerActivity.project, CustomerActivity.customer_key, CustomerActivity.day,
-                                   CustomerActivity.kind, CustomerActivity.name],
-                  update={CustomerActivity.count: CustomerActivity.count + 1})
-     .execute())
+    statement = prepared(("customer-activity-count",), lambda slot: (
+        CustomerActivity.insert(project=slot("project"), customer_key=slot("customer_key"), day=slot("day"), kind=slot("kind"),
+                                name=slot("name"), count=1)
+        .on_conflict(conflict_target=[CustomerActivity.project, CustomerActivity.customer_key, CustomerActivity.day,
+                                      CustomerActivity.kind, CustomerActivity.name],
+                     update={CustomerActivity.count: CustomerActivity.count + 1})),
+        day=CustomerActivity.day)
+    statement.execute(project=project_id, customer_key=key, day=day, kind=kind, name=name[:200])
 
 
 def note_churn_event(event, created: bool) -> None:
