@@ -124,12 +124,17 @@ def touch(project_id: str, *, customer_id: str | None = None, customer_email: st
         found = _select_by_email().rows(Customer, project=project_id, email=email)
         customer = found[0] if found else None
     if customer is None:
-        try:
-            with database.obj.atomic():
-                _insert_customer().execute(project=project_id, customer_key=key, customer_id=customer_id,
-                                           customer_email=email, at=at)
-        except peewee.IntegrityError:  # created meanwhile by the /track path
-            pass
+        # A new customer is written whole in one statement; one created meanwhile (the /track
+        # path, another process) makes it insert nothing, and the update below applies instead.
+        given = {name: value for name, value in (
+            ("customer_id", customer_id), ("customer_email", email), ("name", customer_name),
+            ("mrr_cents", mrr_cents), ("currency", currency), ("churn_state", churn_state),
+            ("open_recovery", open_recovery)) if value is not None}
+        if _insert_customer(tuple(sorted(given)), churned).execute(project=project_id, customer_key=key, at=at,
+                                                                    **given).rowcount:
+            if kind is not None:
+                _count_activity(project_id, key, at.date(), kind, name or "")
+            return key
         customer = _by_key(project_id, key)
     changes: dict[str, object] = {}
     if at > customer.last_seen_at:
@@ -169,12 +174,17 @@ def _select_by_email():
         .order_by(Customer.id).limit(1), email=Customer.customer_email)
 
 
-def _insert_customer():
-    return prepared(("customer-insert",), lambda slot: Customer.insert(
-        project=slot("project"), key=slot("customer_key"), customer_id=slot("customer_id"),
-        customer_email=slot("customer_email"), first_seen_at=slot("at"), last_seen_at=slot("at")),
-        customer_key=Customer.key, customer_id=Customer.customer_id, customer_email=Customer.customer_email,
-        at=Customer.first_seen_at)
+def _insert_customer(names: tuple[str, ...], churned: bool):
+    """INSERT a new customer with `names` set (and one churn counted) unless its key exists."""
+    def build(slot):
+        values = {"project": slot("project"), "key": slot("customer_key"), "first_seen_at": slot("at"),
+                  "last_seen_at": slot("at"), **{name: slot(name) for name in names}}
+        if churned:
+            values["churn_count"] = 1
+        return Customer.insert(**values).on_conflict(conflict_target=[Customer.project, Customer.key],
+                                                     action="NOTHING")
+    return prepared(("customer-insert", names, churned), build, customer_key=Customer.key, at=Customer.first_seen_at,
+                    **{name: getattr(Customer, name) for name in names})
 
 
 def _update(names: tuple[str, ...], churned: bool):
