@@ -10,7 +10,7 @@ from store.campaign_settings import effective_campaign
 from store.keys import constant_time_equal, is_masked, mask, new_public_key, new_secret_key, sha256_hex
 from store.db import database, is_sqlite, transaction
 from store.models import Membership, Project, ProjectKey, utcnow
-from store.raw_sql import cached_sql
+from store.raw_sql import cached_sql, prepared
 from store.serialize import dumps, iso, loads_object
 
 ROLE_RANK = {"member": 1, "admin": 2, "owner": 3}
@@ -102,15 +102,20 @@ def project_by_slug(slug: str) -> Project | None:
 
 def live_key(kind: str, lookup: str) -> ProjectKey | None:
     """A key that works now (current, or rotated and still in its grace period), with its project;
-    `lookup` is the SHA-256 of a secret key or the public key itself."""
-    now = utcnow()
-    key = (ProjectKey.select(ProjectKey, Project).join(Project)
-           .where((ProjectKey.lookup == lookup) & (ProjectKey.kind == kind)
-                  & (ProjectKey.expires_at.is_null() | (ProjectKey.expires_at > now)))
-           .first())
-    if key is None or not constant_time_equal(key.lookup, lookup):
+    `lookup` is the SHA-256 of a secret key or the public key itself. Every request whose key is
+    not in the process's short cache asks this, so its statement is built once."""
+    statement = prepared(("live-key",), lambda slot: (
+        Project.select(Project, ProjectKey.lookup.alias("key_lookup"), ProjectKey.expires_at.alias("key_expires_at"))
+        .join(ProjectKey, on=(ProjectKey.project == Project.id))
+        .where((ProjectKey.lookup == slot("lookup")) & (ProjectKey.kind == slot("kind"))
+               & (ProjectKey.expires_at.is_null() | (ProjectKey.expires_at > slot("now"))))
+        .limit(1)), now=ProjectKey.expires_at)
+    found = statement.rows(Project, lookup=lookup, kind=kind, now=utcnow())
+    if not found or not constant_time_equal(found[0].key_lookup, lookup):
         return None
-    return key
+    project = found[0]
+    return ProjectKey(project=project, kind=kind, lookup=project.key_lookup,
+                      expires_at=ProjectKey.expires_at.python_value(project.key_expires_at))
 
 
 def secret_key_owner(secret_key: str) -> tuple[Project, dt.datetime | None] | None:
