@@ -39,6 +39,7 @@ from store.db import database, is_sqlite, transaction, unit_of_work
 from store.models import OPEN_STATUSES, STRATEGIES, TONES, ChurnEvent, Project, utcnow
 from store.payment_recoveries import PaymentRecovery
 from store.projects import project_settings
+from store.raw_sql import insert_params, insert_sql
 from store.scheduled_jobs import ScheduledJob
 from store.tracking import TrackedEvent, rows_for
 from store.variants import Variant
@@ -63,8 +64,10 @@ def pick(rng: random.Random, weighted) -> object:
     return rng.choices(values, weights)[0]
 
 
-def event_id(rng: random.Random, prefix: str) -> str:
-    return f"{prefix}_{rng.getrandbits(96):024x}"
+def event_id(rng: random.Random, prefix: str, sequence: int) -> str:
+    """An id of the usual shape whose first 32 bits count up: a million rows then land at the end
+    of the primary-key index instead of all over it (about twice as fast to seed)."""
+    return f"{prefix}_{sequence:08x}{rng.getrandbits(64):016x}"
 
 
 class DemoBuilder:
@@ -73,6 +76,7 @@ class DemoBuilder:
     def __init__(self, project_id: str, rng: random.Random, now: dt.datetime, email_share: float = 1.0):
         self.project_id, self.rng, self.now = project_id, rng, now
         self.email_share = email_share
+        self.variants_before = 0
         self.events: list[dict] = []
         self.variants: list[dict] = []
         self.submissions: list[dict] = []
@@ -88,7 +92,11 @@ class DemoBuilder:
     def take(self) -> tuple[list[dict], list[dict], list[dict]]:
         """The rows built so far (events, variants, submissions); the builder starts afresh."""
         rows = (self.events, self.variants, self.submissions)
+        self.variants_before += len(self.variants)
         self.events, self.variants, self.submissions = [], [], []
+        # In churn order: the (project, churned_at) and (project, created_at) indexes are then
+        # filled page by page rather than at random.
+        rows[0].sort(key=lambda event: event["churned_at"])
         return rows
 
     def add_event(self, n: int) -> None:
@@ -102,7 +110,7 @@ class DemoBuilder:
         if reason == "payment_failed" and source == "widget":  # nobody clicks "cancel" on a failed card
             source = "stripe"
         name = rng.choice(FIRST_NAMES)
-        row = {"id": event_id(rng, "ce"), "project": self.project_id, "customer_email": f"customer{n}@example.com",
+        row = {"id": event_id(rng, "ce", n), "project": self.project_id, "customer_email": f"customer{n}@example.com",
                "customer_name": f"{name} Customer{n}", "customer_id": f"cus_demo{n}", "plan": plan,
                "mrr_cents": mrr, "currency": currency, "cancel_reason": reason, "source": source,
                "status": "new", "churned_at": churned_at, "recovered_at": None, "recovered_mrr_cents": None,
@@ -141,7 +149,8 @@ class DemoBuilder:
         drafts = []
         for strategy in STRATEGIES:
             for tone in TONES:
-                drafts.append({"id": event_id(rng, "var"), "project": self.project_id, "churn_event": row["id"],
+                sequence = self.variants_before + len(self.variants) + len(drafts)
+                drafts.append({"id": event_id(rng, "var", sequence), "project": self.project_id, "churn_event": row["id"],
                                "strategy": strategy, "tone": tone, "subject": f"{strategy} / {tone}",
                                "body_text": "Demo email", "body_html": "<p>Demo email</p>", "status": "draft",
                                "generator": "template", "sent_at": None, "message_id": None, "created_at": generated_at,
@@ -185,10 +194,18 @@ def ensure_owner(email: str, password: str | None, bcrypt_rounds: int) -> tuple[
 
 
 def insert_rows(model, rows: list[dict]) -> None:
-    """Multi-row INSERTs inside the caller's transaction, each under SQLite's 32,766 parameters."""
-    batch = max(1, 30000 // max(1, len(rows[0]) if rows else 1))
+    """Multi-row INSERTs inside the caller's transaction, each under SQLite's 32,766 parameters.
+    The statement text is written once per size (store/raw_sql.py): building it through peewee
+    cost more than running it (20 minutes of CPU for a million events)."""
+    if not rows:
+        return
+    names = list(rows[0])
+    batch = max(1, 30000 // len(names))
+    db = database.obj
     for start in range(0, len(rows), batch):
-        model.insert_many(rows[start:start + batch]).execute()
+        chunk = rows[start:start + batch]
+        db.execute_sql(insert_sql(model, names, len(chunk)),
+                       insert_params(model, names, ([row[name] for name in names] for row in chunk)))
 
 
 def fading_customers_cancel(project_id: str, people: list[dict], rng: random.Random) -> list[str]:
@@ -213,12 +230,11 @@ class Progress:
         self.tty = sys.stderr.isatty()
 
     def show(self, done: int) -> None:
-        if not self.tty and done < self.total:
-            return
         filled = 30 * done // self.total
         elapsed = time.perf_counter() - self.started
+        end = "\n" if done >= self.total or not self.tty else ""
         sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{self.total} "
-                         f"{elapsed:.0f} s" + ("\n" if done >= self.total else ""))
+                         f"{elapsed:.0f} s" + end)
         sys.stderr.flush()
 
 
