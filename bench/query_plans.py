@@ -20,7 +20,8 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from store import analytics, analytics_months, churn_event_reads, churn_events, webhooks  # noqa: E402
+from store import analytics, analytics_rollups, analytics_scan, churn_event_reads, churn_events, webhooks  # noqa: E402
+from store.analytics_months import add_months, month_start  # noqa: E402
 from store.db import database, init_database, is_sqlite, refresh_statistics, unit_of_work  # noqa: E402
 from store.models import ChurnEvent, Project  # noqa: E402
 from store.webhook_effects import email_known_for  # noqa: E402
@@ -55,12 +56,12 @@ def operations(project_id: str, email: str, customer_id: str):
     yield "webhook: an unmatched recovery of the customer", lambda: webhooks.pending_recovery(
         project_id, customer_id, email, now - dt.timedelta(days=30))
     yield "sweep: open events past the cutoff", lambda: churn_events.sweep_lost(now - dt.timedelta(days=3650))
-    yield "analytics: stats groups", lambda: analytics.event_groups(scope, now)
-    yield "analytics: recoveries by email kind", lambda: analytics.recoveries_by_kind(scope)
-    yield "analytics: emails sent by kind", lambda: analytics.emails_sent_by_kind(scope)
-    yield "analytics: cohorts", lambda: analytics_months.cohorts(
-        scope, analytics_months.add_months(analytics_months.month_start(now), -11), 12)
-    yield "analytics: forecasting", lambda: analytics_months.forecast(scope, now, 3)
+    yield "analytics: stats (rollups)", lambda: analytics_rollups.stats(scope, now)
+    yield "analytics: cohorts (rollups)", lambda: analytics_rollups.cohorts(scope, add_months(month_start(now), -11), 12)
+    yield "analytics: forecasting (rollups)", lambda: analytics_rollups.forecast(scope, now, 3)
+    yield "analytics: full scan, stats groups", lambda: analytics_scan.event_groups(scope, now)
+    yield "analytics: full scan, recoveries by email kind", lambda: analytics_scan.recoveries_by_kind(scope)
+    yield "analytics: full scan, emails sent by kind", lambda: analytics_scan.emails_sent_by_kind(scope)
 
 
 def explain(sql: str, params: tuple) -> list[str]:

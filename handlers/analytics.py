@@ -1,7 +1,7 @@
 """`GET /projects/:slug/stats`, `/cohorts`, `/forecasting` (definitions in docs/analytics.md).
 
-Reads only: the grouped queries run on the worker pool, and their answers are cached per project
-until the next write to it (`services.analytics_cache`).
+Reads only: the answers are added up from the analytics rollups (store/analytics_rollups.py) on
+the worker pool, and cached per project until the next write to it (`services.analytics_cache`).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from handlers.responses import ANY_OBJECT, BOOLEAN, INTEGER, STRING, Returns, li
 from store.input_rules import YEARS_MESSAGE, read_timestamp
 from store.validation import Field, FieldError, Integer, Schema, validation_error
 from services.analytics_cache import AnalyticsCache
-from store import analytics, analytics_months, payment_recovery_views
+from store import analytics, analytics_rollups, payment_recovery_views
 from store.analytics_months import add_months, month_start, months_between
 from store.db import run_db
 from store.models import utcnow
@@ -137,15 +137,12 @@ class StatsHandler(AnalyticsHandler):
     response_schemas = {"GET": Returns(STATS_OUT)}
 
     async def answer(self, scope, arguments, now):
-        # The three parts are independent queries: side by side on the worker pool, the answer
-        # takes as long as the slowest rather than the sum.
-        parts = await asyncio.gather(run_db(analytics.event_groups, scope, now),
-                                     run_db(analytics.sends_and_submissions, scope),
-                                     run_db(analytics.recoveries_by_kind, scope),
-                                     run_db(payment_recovery_views.stats, scope.project_id, scope.start, scope.end,
-                                            scope.currency))
-        answer = analytics.combine(*parts[:3])
-        answer["payment_recovery"] = parts[3]  # failed payments started in the range (docs/dunning.md)
+        # Two independent parts, side by side on the worker pool: the churn figures (rollups) and
+        # the failed payments started in the range (docs/dunning.md).
+        answer, payments = await asyncio.gather(
+            run_db(analytics_rollups.stats, scope, now),
+            run_db(payment_recovery_views.stats, scope.project_id, scope.start, scope.end, scope.currency))
+        answer["payment_recovery"] = payments
         return answer
 
 
@@ -168,13 +165,9 @@ class CohortsHandler(AnalyticsHandler):
             raise _range_error("from", f"from/to span {count} months; at most {MAX_COHORT_MONTHS} are shown")
         return first, count
 
-    async def answer(self, scope, arguments, now):
-        # The older and the newer half of the months are independent queries: side by side.
+    def compute(self, scope, arguments, now):
         first, count = arguments
-        older = count // 2
-        halves = await asyncio.gather(run_db(analytics_months.cohorts, scope, first, older),
-                                      run_db(analytics_months.cohorts, scope, add_months(first, older), count - older))
-        return {"cohorts": halves[0] + halves[1]}
+        return {"cohorts": analytics_rollups.cohorts(scope, first, count)}
 
 
 class ForecastingHandler(AnalyticsHandler):
@@ -191,7 +184,7 @@ class ForecastingHandler(AnalyticsHandler):
 
     def compute(self, scope, arguments, now):
         horizon, current_month = arguments
-        return analytics_months.forecast(scope, current_month, horizon)
+        return analytics_rollups.forecast(scope, current_month, horizon)
 
 
 _PROJECT = r"/api/v1/projects/(?P<slug>[^/]+)"

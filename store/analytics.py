@@ -1,8 +1,11 @@
-"""Analytics queries (docs/analytics.md): grouped SQL over indexed columns, the same on SQLite and PostgreSQL.
+"""Analytics (docs/analytics.md): what the answers are made of, shared by the two ways of
+counting them.
 
-Every figure is aggregated by the database; Python only folds the few grouped rows (one per
-currency x reason x source x status, at most a few hundred) into the answer. What each figure
-means is defined in docs/analytics.md; the comments here say how the SQL gets there.
+The endpoints answer from rollups (store/analytics_rollups.py); the full scan of the events
+(store/analytics_scan.py) is kept to rebuild and verify the rollups and to test them. Both produce
+the same grouped rows (one per currency x reason x source x status for stats, one per month x
+currency for cohorts) and fold them with the functions here, so the answers can only differ if
+the rows do.
 
 Scope: one project's churn events whose `churned_at` lies in [start, end) (`Scope`), optionally of
 one currency. Amounts are never added across currencies: every amount is an object keyed by
@@ -14,13 +17,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 import peewee
-from peewee import JOIN, SQL, Case, fn
 
-from store.cancel_flow import CancelFlowSubmission
-from store.churn_event_reads import lost_cutoff
-from store.db import is_sqlite
+from store.analytics_sql import month_label, month_of, recovered_amount, seconds_between  # noqa: F401 (re-exported)
 from store.models import CHURN_STATUSES, OPEN_STATUSES, STRATEGIES, TONES, ChurnEvent
-from store.variants import Variant
 
 NO_REASON = "unspecified"  # the by_reason key of events without a cancel reason
 
@@ -51,37 +50,6 @@ class Scope:
         return self.start is not None or self.end is not None or self.currency is not None
 
 
-# --- portable SQL pieces -------------------------------------------------------------------------
-
-def month_of(column) -> peewee.Node:
-    """The calendar month of a (naive UTC) timestamp column; `month_label` reads the value.
-    SQLite: strftime('%Y-%m') with the format as a literal, not a parameter. PostgreSQL:
-    date_trunc('month'), which its planner has statistics for (m0008), so it aggregates with a hash
-    instead of sorting."""
-    if is_sqlite():
-        return fn.strftime(SQL("'%Y-%m'"), column)
-    return fn.date_trunc(SQL("'month'"), column)
-
-
-def month_label(value) -> str:
-    """'YYYY-MM' of what `month_of` returned (text on SQLite, a timestamp on PostgreSQL)."""
-    if isinstance(value, str):
-        return value[:7]
-    return f"{value.year:04d}-{value.month:02d}"
-
-
-def seconds_between(later, earlier) -> peewee.Node:
-    """later - earlier in seconds (float). SQLite's julianday keeps milliseconds."""
-    if is_sqlite():
-        return (fn.julianday(later) - fn.julianday(earlier)) * 86400.0
-    return fn.date_part("epoch", later - earlier)
-
-
-def recovered_amount() -> peewee.Node:
-    """Money won back by an event: its recovered_mrr_cents if (and only if) it is recovered."""
-    return Case(None, [(ChurnEvent.status == "recovered", fn.COALESCE(ChurnEvent.recovered_mrr_cents, 0))], 0)
-
-
 def rate(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
@@ -90,20 +58,18 @@ def add_amount(amounts: dict, currency: str, cents) -> None:
     amounts[currency] = amounts.get(currency, 0) + int(cents or 0)
 
 
-# --- GET /stats ----------------------------------------------------------------------------------
-# Three independent parts (the handler runs them side by side on the worker pool): the events
-# grouped by currency, reason, source and status; emails sent and cancel-flow answers; recoveries
-# per kind of email. `combine` folds them into the answer.
+def add_counts(total: dict, part: dict) -> dict:
+    for key, n in part.items():
+        total[key] = total.get(key, 0) + n
+    return total
 
-def event_groups(scope: Scope, now: dt.datetime) -> dict:
-    # Grouped by the stored status (so the GROUP BY follows the index churn_events_analytics);
-    # `stale` counts the open events churned before the cut-off, which readers see as `lost`.
-    cutoff = lost_cutoff(scope.lost_after_days, now)
-    stale = fn.SUM(Case(None, [(ChurnEvent.churned_at < cutoff, 1)], 0))
-    keys = (ChurnEvent.currency, ChurnEvent.cancel_reason, ChurnEvent.source, ChurnEvent.status)
-    rows = (ChurnEvent
-            .select(*keys, fn.COUNT(SQL("*")), fn.SUM(ChurnEvent.mrr_cents), fn.SUM(recovered_amount()), stale)
-            .where(scope.where()).group_by(*keys).tuples())
+
+# --- GET /stats ----------------------------------------------------------------------------------
+
+def fold_event_groups(rows, stale_by_status: dict | None = None) -> dict:
+    """Rows (currency, reason, source, stored status, count, mrr, won, stale) -> the event figures.
+    `stale` counts the open events of the row churned before the lost cut-off, which readers see
+    as `lost`; `stale_by_status` gives the same per status instead (the rollups count it apart)."""
     by_status = {name: 0 for name in CHURN_STATUSES}
     by_reason: dict[str, dict] = {}
     by_source: dict[str, dict] = {}
@@ -123,6 +89,9 @@ def event_groups(scope: Scope, now: dt.datetime) -> dict:
             group["churned"] += count
             group["recovered"] += count if status == "recovered" else 0
             add_amount(group["mrr_churned_cents"], currency, mrr)
+    for status, n in (stale_by_status or {}).items():
+        by_status["lost"] += n
+        by_status[status] -= n
     for groups in (by_reason, by_source):
         for group in groups.values():
             group["recovery_rate"] = rate(group["recovered"], group["churned"])
@@ -130,10 +99,6 @@ def event_groups(scope: Scope, now: dt.datetime) -> dict:
     return {"by_status": by_status, "by_reason": dict(sorted(by_reason.items())),
             "by_source": dict(sorted(by_source.items())), "mrr_churned_cents": dict(sorted(churned_mrr.items())),
             "mrr_recovered_cents": dict(sorted(recovered_mrr.items()))}
-
-
-def sends_and_submissions(scope: Scope) -> tuple[dict, int]:
-    return emails_sent_by_kind(scope), cancel_flow_submissions(scope)
 
 
 def combine(groups: dict, sends: tuple[dict, int], recoveries: dict) -> dict:
@@ -158,38 +123,6 @@ def combine(groups: dict, sends: tuple[dict, int], recoveries: dict) -> dict:
         "by_status": by_status,
         "by_variant": variant_table(sent, recoveries),
     }
-
-
-def cancel_flow_submissions(scope: Scope) -> int:
-    """Submissions whose churn event is in scope (the denominator of save_rate)."""
-    query = CancelFlowSubmission.select(fn.COUNT(CancelFlowSubmission.id))
-    if scope.narrowed:
-        query = (query.join(ChurnEvent, on=(CancelFlowSubmission.churn_event == ChurnEvent.id))
-                 .where(scope.where()))
-    else:
-        query = query.where(CancelFlowSubmission.project == scope.project_id)
-    return query.scalar() or 0
-
-
-def emails_sent_by_kind(scope: Scope) -> dict[tuple[str, str], int]:
-    """(strategy, tone) -> emails sent for events in scope."""
-    if scope.narrowed:  # from the events in scope to their emails (variants_analytics_event)
-        query = (ChurnEvent.select(Variant.strategy, Variant.tone, fn.COUNT(SQL("*")))
-                 .join(Variant, on=(Variant.churn_event == ChurnEvent.id))
-                 .where(scope.where() & (Variant.status == "sent")))
-    else:  # every email of the project (variants_analytics_sent)
-        query = (Variant.select(Variant.strategy, Variant.tone, fn.COUNT(SQL("*")))
-                 .where((Variant.project == scope.project_id) & (Variant.status == "sent")))
-    return {(s, t): n for s, t, n in query.group_by(Variant.strategy, Variant.tone).tuples()}
-
-
-def recoveries_by_kind(scope: Scope) -> dict[tuple[str, str], int]:
-    """(strategy, tone) -> recovered events in scope credited to an email of that kind."""
-    query = (ChurnEvent.select(Variant.strategy, Variant.tone, fn.COUNT(SQL("*")))
-             .join(Variant, JOIN.INNER, on=(ChurnEvent.recovered_by_variant_id == Variant.id))
-             .where(scope.where() & (ChurnEvent.status == "recovered"))
-             .group_by(Variant.strategy, Variant.tone).tuples())
-    return {(s, t): n for s, t, n in query}
 
 
 def variant_table(sent: dict, recovered: dict) -> list[dict]:

@@ -1,22 +1,19 @@
 """Month-by-month analytics (docs/analytics.md): cohorts and the history forecasting is fitted to.
 
-Months are calendar months of UTC timestamps, bucketed in SQL (`store.analytics.month_of`) and
-grouped with the currency, so every amount stays in its own currency.
+Months are calendar months of UTC timestamps, grouped with the currency, so every amount stays in
+its own currency. The answers are built here from per-month figures that the caller counts, from
+the rollups (store/analytics_rollups.py) or by a full scan (store/analytics_scan.py).
 """
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from peewee import SQL, Case, fn
+from typing import Callable
 
 from store import forecasting
-from store.analytics import Scope, add_amount, month_label, month_of, rate, recovered_amount, seconds_between
-from store.models import ChurnEvent
-
-WINDOWS_DAYS = (7, 30, 60, 90)
-# Times are compared at millisecond precision (SQLite's julianday keeps milliseconds).
-_EPSILON_SECONDS = 0.0005
+from store.analytics import Scope, add_amount, rate
+from store.analytics_sql import WINDOWS_DAYS, month_label
 
 
 # --- calendar months -----------------------------------------------------------------------------
@@ -49,29 +46,21 @@ def narrow(scope: Scope, start: dt.datetime, end: dt.datetime) -> Scope:
 
 # --- GET /cohorts --------------------------------------------------------------------------------
 
-def cohorts(scope: Scope, first_month: dt.datetime, count: int) -> list[dict]:
-    """One row per calendar month of churned_at, `first_month` and the `count - 1` after it."""
+def cohorts(scope: Scope, first_month: dt.datetime, count: int, month_rows: Callable) -> list[dict]:
+    """One row per calendar month of churned_at, `first_month` and the `count - 1` after it.
+    `month_rows(scope)` counts the events of a scope per month and currency: rows of (month label,
+    currency, churned, recovered, recovered within each of WINDOWS_DAYS..., mrr, mrr recovered)."""
     if count <= 0:
         return []
     labels = month_labels(first_month, count)
-    scoped = narrow(scope, first_month, add_months(first_month, count))
-    recovered = ChurnEvent.status == "recovered"
-    delay = seconds_between(ChurnEvent.recovered_at, ChurnEvent.churned_at)
-    month = month_of(ChurnEvent.churned_at)
-    columns = [month.alias("month"), ChurnEvent.currency, fn.COUNT(SQL("*")),
-               fn.SUM(Case(None, [(recovered, 1)], 0))]
-    columns += [fn.SUM(Case(None, [(recovered & (delay <= days * 86400 + _EPSILON_SECONDS), 1)], 0))
-                for days in WINDOWS_DAYS]
-    columns += [fn.SUM(ChurnEvent.mrr_cents), fn.SUM(recovered_amount())]
-    rows = (ChurnEvent.select(*columns).where(scoped.where())
-            .group_by(month, ChurnEvent.currency).tuples())
+    rows = month_rows(narrow(scope, first_month, add_months(first_month, count)))
     table = {label: {"cohort": label, "churned": 0,
                      "recovered_within": {str(days): 0 for days in WINDOWS_DAYS},
                      "recovered": 0, "recovery_rate": 0.0, "mrr_churned_cents": {}, "mrr_recovered_cents": {}}
              for label in labels}
-    for month_value, currency, churned, won, *rest in rows:
+    for label, currency, churned, won, *rest in rows:
         windows, (mrr, won_mrr) = rest[:len(WINDOWS_DAYS)], rest[len(WINDOWS_DAYS):]
-        row = table[month_label(month_value)]
+        row = table[label]
         row["churned"] += churned
         row["recovered"] += int(won or 0)
         for days, n in zip(WINDOWS_DAYS, windows):
@@ -87,17 +76,22 @@ def cohorts(scope: Scope, first_month: dt.datetime, count: int) -> list[dict]:
 
 # --- GET /forecasting ----------------------------------------------------------------------------
 
-def first_churn(scope: Scope) -> dt.datetime | None:
-    value = ChurnEvent.select(fn.MIN(ChurnEvent.churned_at)).where(scope.where()).scalar()
-    if isinstance(value, str):  # SQLite hands back the stored text
-        value = dt.datetime.fromisoformat(value)
-    return value
+@dataclass(frozen=True)
+class MonthlyFigures:
+    """How a forecast counts: `first_churn(scope)` (the first churned_at in scope, or any moment
+    of its month), `churned(scope)` ((month label, currency) -> MRR churned) and
+    `recovered(scope, start, end)` ((month label of recovered_at, currency) -> MRR won back in
+    [start, end), of events in scope)."""
+
+    first_churn: Callable
+    churned: Callable
+    recovered: Callable
 
 
-def forecast(scope: Scope, now: dt.datetime, horizon: int) -> dict:
+def forecast(scope: Scope, now: dt.datetime, horizon: int, figures: MonthlyFigures) -> dict:
     """The trailing complete months (at most 12) and, with 3 or more, `horizon` projected months."""
     current = month_start(now)
-    first = first_churn(scope)
+    first = figures.first_churn(scope)
     last = add_months(current, -1)  # the last complete month
     if scope.end is not None:
         last = min(last, month_start(scope.end - dt.timedelta(microseconds=1)))
@@ -110,8 +104,8 @@ def forecast(scope: Scope, now: dt.datetime, horizon: int) -> dict:
     window_start = add_months(last, -(count - 1))
     window_end = add_months(last, 1)
     labels = month_labels(window_start, count)
-    churned = monthly_churned(narrow(scope, window_start, window_end))
-    recovered = monthly_recovered(scope, window_start, window_end)
+    churned = figures.churned(narrow(scope, window_start, window_end))
+    recovered = figures.recovered(scope, window_start, window_end)
     currencies = sorted({c for _, c in churned} | {c for _, c in recovered})
     answer["history"] = [{"month": label,
                           "mrr_churned_cents": {c: churned.get((label, c), 0) for c in currencies},
@@ -131,23 +125,3 @@ def forecast(scope: Scope, now: dt.datetime, horizon: int) -> dict:
                 row[f"mrr_{name}_high"][currency] = point.high
     answer["forecast"] = rows
     return answer
-
-
-def monthly_churned(scope: Scope) -> dict[tuple[str, str], int]:
-    """(month of churned_at, currency) -> MRR churned (gross)."""
-    month = month_of(ChurnEvent.churned_at)
-    rows = (ChurnEvent.select(month, ChurnEvent.currency, fn.SUM(ChurnEvent.mrr_cents))
-            .where(scope.where()).group_by(month, ChurnEvent.currency).tuples())
-    return {(month_label(value), currency): int(total or 0) for value, currency, total in rows}
-
-
-def monthly_recovered(scope: Scope, start: dt.datetime, end: dt.datetime) -> dict[tuple[str, str], int]:
-    """(month of recovered_at, currency) -> MRR won back in that month, of events in scope.
-    Bucketed by the month of the recovery, not of the churn: a cohort view would understate the
-    latest months (their recoveries are still to come) and bend the trend down."""
-    month = month_of(ChurnEvent.recovered_at)
-    rows = (ChurnEvent.select(month, ChurnEvent.currency, fn.SUM(ChurnEvent.recovered_mrr_cents))
-            .where(scope.where() & (ChurnEvent.status == "recovered")
-                   & (ChurnEvent.recovered_at >= start) & (ChurnEvent.recovered_at < end))
-            .group_by(month, ChurnEvent.currency).tuples())
-    return {(month_label(value), currency): int(total or 0) for value, currency, total in rows}

@@ -16,6 +16,7 @@ import peewee
 from store.errors import bad_request
 from store.validation import (Choice, Field, FieldError, Integer, ListOf, Nested, Schema, String, clean_into,
                                  ValidationFailed)
+from store import rollups
 from store.db import transaction
 from store.models import CANCEL_REASONS, BaseModel, ChurnEvent, Project, utcnow
 from store.projects import live_key, project_settings
@@ -263,6 +264,7 @@ def record_answer(project_id: str, answer: dict) -> tuple[ChurnEvent, bool]:
             project=project_id, churn_event=event.id, customer_email=event.customer_email, reason=answer["reason"],
             detail=answer.get("detail"), offer_shown=dumps(offer_shown) if offer_shown else None,
             offer_accepted=bool(answer.get("offer_accepted")))
+        rollups.submission_added(project_id, event.id)
         record_event(project_id, "cancel_flow.submitted",
                      lambda: submission_json(submission, churn_json(event, cutoff_for(project_id))))
     return event, created

@@ -11,6 +11,12 @@ columns it changes, guarded by the state it starts from:
     the reason, a missing email, the provider time  change_cancel_reason, fill_missing_email,
                                                     note_provider_time (status untouched)
 
+A transition that sets a column the analytics count (status, amounts, currency, reason, source,
+times; `store.rollups.ROLLUP_COLUMNS`) moves the event in the analytics rollups in the same
+transaction (`store/rollups.py`): the row is read under its lock first, so the counts of what it
+was come out and those of what it is go in. A new writer of churn events must do the same
+(docs/analytics.md, "Rollups").
+
 A transition that changed a row announces it to the project's outbound webhook endpoints
 (`store.outbound.record_event`, in the same transaction): `churn_event.created`, `.recovered`,
 `.saved`, `.lost`. One that matched no row announces nothing.
@@ -29,7 +35,7 @@ import datetime as dt
 
 import peewee
 
-from store import campaigns, customers
+from store import campaigns, customers, rollups
 from store.churn_event_reads import churn_json, cutoff_for, lost_cutoff
 from store.db import database, is_sqlite, transaction
 from store.errors import conflict, not_found
@@ -92,8 +98,21 @@ def _transition(event_id: str, guard: str, given: dict | None = None, **changes)
     statement = prepared(("churn-transition", guard, tuple(sorted(changes)), tuple(sorted(computed))),
                          build, **binders)
     values = {"set_" + name: value for name, value in changes.items() if name not in computed}
-    rows = statement.rows(ChurnEvent, id=event_id, **values, **(given or {}))
-    return rows[0] if rows else None
+    if rollups.ROLLUP_COLUMNS.isdisjoint(changes):
+        rows = statement.rows(ChurnEvent, id=event_id, **values, **(given or {}))
+        return rows[0] if rows else None
+
+    def change_and_roll_up():
+        # The analytics rollups move in the same transaction: the counts of the row as it was
+        # (read under its lock) out, those of the row as it is in (store/rollups.py).
+        before = rollups.lock_facts(event_id)
+        rows = statement.rows(ChurnEvent, id=event_id, **values, **(given or {}))
+        if not rows:
+            return None
+        rollups.event_changed(before, rows[0])
+        return rows[0]
+
+    return rollups.in_transaction(change_and_roll_up)
 
 
 # --- recording a churn ------------------------------------------------------------------------
@@ -141,6 +160,7 @@ def open_event(project_id: str, fields: dict) -> ChurnEvent:
     database.obj.execute_sql(insert_sql(ChurnEvent, _INSERT_FIELDS),
                              insert_params(ChurnEvent, _INSERT_FIELDS, [[data.get(n) for n in _INSERT_FIELDS]]))
     event._dirty.clear()
+    rollups.event_added(event)  # the caller's transaction (record_churn)
     return event
 
 
@@ -224,6 +244,7 @@ def mark_recovered(project_id: str, event_id: str, recovered_mrr_cents: int | No
             recovered_by_variant_id=variant_id or last_sent_variant_id(event_id))
         if event is None:
             raise conflict(f"Churn event is already {get_event(project_id, event_id).status}")
+        rollups.recovery_credited(project_id, event_id, event.recovered_by_variant_id)
         campaigns.end(event_id, "recovered", event)
         customers.note_churn_event(event, created=False)
         _announce("churn_event.recovered", event)
@@ -291,7 +312,14 @@ def sweep_lost(now: dt.datetime | None = None) -> int:
         past_cutoff = (ChurnEvent.project == project.id) & _is_open() & (ChurnEvent.churned_at < cutoff)
         with transaction():
             if not subscribed_endpoints(project.id, "churn_event.lost"):
-                total += ChurnEvent.update(status="lost", updated_at=utcnow()).where(past_cutoff).execute()
+                # One UPDATE per open status, so the rollups know where each event came from.
+                for status in OPEN_STATUSES:
+                    moved = list(ChurnEvent.update(status="lost", updated_at=utcnow())
+                                 .where(past_cutoff & (ChurnEvent.status == status))
+                                 .returning(ChurnEvent.churned_at, ChurnEvent.currency, ChurnEvent.cancel_reason,
+                                            ChurnEvent.source, ChurnEvent.mrr_cents).tuples().execute())
+                    rollups.status_moved(project.id, moved, status, "lost")
+                    total += len(moved)
                 continue
             for (event_id,) in ChurnEvent.select(ChurnEvent.id).where(past_cutoff).limit(1000).tuples():
                 lost = _transition(event_id, "open", status="lost")

@@ -13,7 +13,7 @@ import secrets
 
 import peewee
 
-from store import campaigns, customers
+from store import campaigns, customers, rollups
 from store.errors import conflict, not_found
 from store.churn_event_reads import churn_json, cutoff_for
 from store.churn_events import CLOSED_STATUSES, get_event, mark_contacted, mark_variants_ready
@@ -269,6 +269,7 @@ def mark_sent(project_id: str, event_id: str, variant_id: str, claim: str, messa
         mark_contacted(event_id, now)
         variant = variant_json(Variant.get_by_id(variant_id))
         if sent:  # the first time this email is recorded as sent: one more on the customer's timeline
+            rollups.email_sent(project_id, variant["churn_event_id"], variant["strategy"], variant["tone"])
             event = ChurnEvent.get_by_id(event_id)
             customers.touch(project_id, customer_id=event.customer_id, customer_email=event.customer_email,
                             kind="email", at=now)

@@ -1,5 +1,7 @@
 """A hand-built data set for the analytics tests, inserted through the store models (the real
 database). The expected figures are counted by hand in the test files from the table below.
+Rows written this way bypass the churn-event transitions, so the analytics rollups are then
+recounted from them, as migration m0018 does for data stored before it (store/rollup_rebuild.py).
 
 The project's `lost_after_days` is set so that the cut-off for "lost on read" falls on
 2025-04-15, inside April 2025, a month without events: open events of January to March are
@@ -11,6 +13,7 @@ import datetime as dt
 
 from store.cancel_flow import CancelFlowSubmission
 from store.db import unit_of_work
+from store.rollup_rebuild import rebuild_project
 from store.models import ChurnEvent, Project, utcnow
 from store.serialize import dumps, loads_object
 from store.variants import Variant
@@ -104,11 +107,13 @@ def insert_event(project_id: str, tag: str, churned_at: dt.datetime, currency: s
     with unit_of_work():
         if recovered_after is not None:
             recovered_at = churned_at + recovered_after
-        return ChurnEvent.create(
+        event = ChurnEvent.create(
             project=project_id, customer_email=f"{tag.lower()}-{project_id[-6:]}@example.com", mrr_cents=mrr,
             currency=currency, cancel_reason=reason, source=source, status=status, churned_at=churned_at,
             recovered_at=recovered_at, recovered_mrr_cents=recovered_mrr, saved=status == "saved",
             created_at=churned_at, updated_at=recovered_at or churned_at)
+        rebuild_project(project_id)
+        return event
 
 
 def build(project_id: str) -> dict[str, str]:
@@ -134,5 +139,6 @@ def build(project_id: str) -> dict[str, str]:
             CancelFlowSubmission.create(project=project_id, churn_event=event.id, customer_email=event.customer_email,
                                         reason=event.cancel_reason or "other", offer_accepted=accepted,
                                         created_at=event.churned_at)
+        rebuild_project(project_id)
     set_lost_after_days(project_id, lost_after_days_for_cutoff())
     return ids

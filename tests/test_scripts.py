@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from store.db import unit_of_work
-from store.models import User
+from store.models import ChurnEvent, User
 from tests.conftest import ROOT
 
 
@@ -81,3 +81,28 @@ async def test_rotate_keys_prints_new_keys_and_the_old_ones_stop(api, migrated):
     assert missing.returncode == 1 and "no project" in missing.stderr + missing.stdout
     bad = run("rotate_keys.py", "acme", "--grace", "100000", env=env)
     assert bad.returncode == 2
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_rebuild_rollups_reports_a_difference_then_repairs_it(api, migrated):
+    token, project = await api.owner("acme")
+    key = project["secret_key"]
+    env = {"WINDBACK_DATABASE_URL": migrated}
+    event = (await api.post("/projects/acme/churn-events", {"customer_email": "a@example.com", "mrr_cents": 900,
+                                                             "currency": "EUR"}, key=key)).data
+    clean = run("rebuild_rollups.py", "--verify", env=env)
+    assert clean.returncode == 0, clean.stderr
+    assert "acme: verified" in clean.stdout and "0 of 1 projects differ" in clean.stdout
+    with unit_of_work():  # a writer that bypassed the churn-event transitions
+        ChurnEvent.update(mrr_cents=1000).where(ChurnEvent.id == event["id"]).execute()
+    stale = (await api.get("/projects/acme/stats", key=key)).data
+    assert stale["mrr_churned_cents"] == {"EUR": 900}
+    found = run("rebuild_rollups.py", "--verify", env=env)
+    assert found.returncode == 1 and "analytics_rollups" in found.stdout and "kept [1, 900," in found.stdout
+    assert run("rebuild_rollups.py", "--verify", env=env).returncode == 1  # --verify changed nothing
+    rebuilt = run("rebuild_rollups.py", "--project", "acme", env=env)
+    assert rebuilt.returncode == 1 and "acme: rebuilt" in rebuilt.stdout and "1 rows differed" in rebuilt.stdout
+    assert run("rebuild_rollups.py", "--verify", env=env).returncode == 0
+    await api.patch("/projects/acme", {"name": "Acme"}, token=token)  # a settings write forgets cached answers
+    assert (await api.get("/projects/acme/stats", key=key)).data["mrr_churned_cents"] == {"EUR": 1000}
+    assert run("rebuild_rollups.py", "--project", "nope", env=env).returncode == 2
