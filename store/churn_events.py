@@ -311,6 +311,7 @@ def sweep_lost(now: dt.datetime | None = None) -> int:
         cutoff = lost_cutoff(int(project_settings(project)["lost_after_days"]), now)
         past_cutoff = (ChurnEvent.project == project.id) & _is_open() & (ChurnEvent.churned_at < cutoff)
         with transaction():
+            rollups.serialize_project(project.id)  # before the UPDATE locks the events it moves
             if not subscribed_endpoints(project.id, "churn_event.lost"):
                 # One UPDATE per open status, so the rollups know where each event came from.
                 for status in OPEN_STATUSES:

@@ -89,6 +89,26 @@ _TABLES = {ChurnRollup: (CUBE_KEYS, CUBE_VALUES), OpenDayRollup: (DAY_KEYS, ("ev
            ActivityRollup: (ACTIVITY_KEYS, ("count",))}
 
 
+# --- one writer of a project's rollups at a time (PostgreSQL) -------------------------------------
+# Row locks on the shared rollup rows, taken in different orders by two processes' transactions
+# (a batch of commands, a send and a recovery), deadlocked (tests/test_campaign_processes.py, two
+# servers on one database). Every transaction that moves a project's rollups first takes this
+# advisory lock, held until it ends, so their rollup row locks never interleave. SQLite lets one
+# writer in at a time anyway.
+_LOCK_CLASS = 727275  # first key of the two-key advisory lock space (migrations use a one-key lock)
+
+
+def serialize_project(project_id: str) -> None:
+    if not is_sqlite():
+        database.obj.execute_sql("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, project_id))
+
+
+def _serialize_event(event_id: str) -> None:
+    if not is_sqlite():
+        database.obj.execute_sql("SELECT pg_advisory_xact_lock(%s, hashtext(project_id)) FROM churn_events "
+                                 "WHERE id = %s", (_LOCK_CLASS, event_id))
+
+
 # --- applying increments -------------------------------------------------------------------------
 
 def _upsert_sql(model, rows: int) -> str:
@@ -158,6 +178,7 @@ def _row_of(event: ChurnEvent) -> dict:
 
 def event_added(event: ChurnEvent) -> None:
     """A churn event was inserted (store/churn_events.open_event)."""
+    serialize_project(event.project_id)
     windows = _windows(event.id) if event.status == "recovered" else None
     cube, days = {}, {}
     _contribute(cube, days, facts(_row_of(event), windows), 1)
@@ -185,6 +206,7 @@ _FACT_NAMES = ("project", "churned_at", "currency", "cancel_reason", "source", "
 def lock_facts(event_id: str) -> dict | None:
     """The event's rollup facts before a change, its row locked (PostgreSQL; SQLite's write
     transaction holds the whole database)."""
+    _serialize_event(event_id)
     row = _facts_statement().execute(id=event_id).fetchone()
     if row is None:
         return None
@@ -220,7 +242,9 @@ def event_changed(before: dict, event: ChurnEvent) -> None:
 
 def status_moved(project_id: str, rows, from_status: str, to_status: str) -> None:
     """Many open events changed only their status (the lost sweep's bulk UPDATE): `rows` are their
-    (churned_at, currency, cancel_reason, source, mrr_cents) as the UPDATE returned them."""
+    (churned_at, currency, cancel_reason, source, mrr_cents) as the UPDATE returned them. The
+    caller took `serialize_project` before its UPDATE locked the rows."""
+    serialize_project(project_id)
     cube, days = {}, {}
     for churned_at, currency, reason, source, mrr in rows:
         event = facts({"project": project_id, "churned_at": churned_at, "currency": currency,
@@ -245,6 +269,7 @@ def _event_month_currency(event_id: str) -> tuple[int, str] | None:
 
 
 def _activity(project_id: str, event_id: str, kind: str, strategy: str = "", tone: str = "", n: int = 1) -> None:
+    serialize_project(project_id)
     where = _event_month_currency(event_id)
     if where is not None:
         apply(ActivityRollup, {(project_id, *where, kind, strategy, tone): [n]})

@@ -72,7 +72,7 @@ def assert_each_step_sent_once(sink, customers: int, steps: int) -> None:
     jobs = campaign_jobs()
     assert len(ids) == len(set(ids)) == customers * steps, collections.Counter(
         (job.status, (job.error or "")[:80]) for job in jobs)
-    assert {job.status for job in jobs} == {"done"}
+    assert {job.status for job in jobs} == {"done"}, [(job.status, job.error) for job in jobs if job.status != "done"]
     assert sorted(ids) == sorted(f"<{job.id}@acme.test>" for job in jobs), "one email per step, its job id as Message-ID"
     per_customer = collections.Counter(to for [to], _ in sink.messages)
     assert set(per_customer.values()) == {steps}
