@@ -160,10 +160,11 @@ async def test_the_campaign_learns_the_best_email_keeps_its_holdout_and_reports_
     best_share = sends[BEST] / sum(sends.values())
     recent_best = arms[BEST]["share_of_recent_sends"]
     # Late sends sit with the two good emails. (The best one cannot lead every window of recent
-    # sends: a customer's later steps may not repeat its strategy, so they go to the runner-up.)
+    # sends: a customer's later steps may not repeat its strategy, so they go to the runner-up,
+    # and third steps to whichever weak email looks least bad so far; which of those leads a
+    # window depends on the order mail and recoveries interleave in, so only the share is held.)
     recent = {arm: a["share_of_recent_sends"] for arm, a in arms.items()}
     assert recent[BEST] + recent[SECOND] >= 0.5, recent
-    assert sorted(recent, key=recent.get)[-2:] in ([BEST, SECOND], [SECOND, BEST]), recent
     print(f"\nsimulation: {CUSTOMERS} churns, {len(smtp.messages)} emails; best arm {sends[BEST]} sends "
           f"({best_share:.1%} of all, {recent_best:.1%} of the last 100); holdout {len(holdout)} "
           f"({holdout_share:.1%}); treatment {r_t}/{n_t}, holdout {r_h}/{n_h}; lift {report['lift']}; "
