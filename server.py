@@ -53,7 +53,8 @@ def build_context(settings: Settings) -> Context:
     # An actor command changes a project's churn data, never its settings: only the caches of
     # that data forget the project (the widget config stays cached under a webhook stream).
     actors = ProjectActors(start_project_actor, timeout=settings.actor_timeout,
-                           max_actors=settings.max_actors, threads=settings.actor_threads,
+                           max_actors=settings.max_actors, threads=settings.actor_pool_threads,
+                           shared_transaction_seconds=settings.shared_transaction_seconds,
                            idle_seconds=settings.actor_idle_seconds,
                            on_change=lambda project_id: ctx.data_changed(project_id))
     ctx = Context(settings=settings, secret=secret, mailer=make_mailer(settings), actors=actors,

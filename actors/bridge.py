@@ -7,11 +7,16 @@ with `loop.call_soon_threadsafe`. No thread waits while the actor works.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from store.errors import DomainError
+from store.errors import DomainError, Unavailable
+
+# On a thread inside `replies_held()`, the outcomes of calls collect here instead of going out.
+_held = threading.local()
 
 
 @dataclass
@@ -26,10 +31,17 @@ class Call:
     settled: Callable[[], None] | None = field(default=None, repr=False)
 
     def resolve(self, result: Any) -> None:
-        self.loop.call_soon_threadsafe(_settle, self, result, None)
+        self._settle(result, None)
 
     def fail(self, error: BaseException) -> None:
-        self.loop.call_soon_threadsafe(_settle, self, None, error)
+        self._settle(None, error)
+
+    def _settle(self, result: Any, error: BaseException | None) -> None:
+        held = getattr(_held, "outcomes", None)
+        if held is not None:
+            held.append((self, result, error))
+        else:
+            self.loop.call_soon_threadsafe(_settle, self, result, error)
 
 
 def _settle(call: Call, result: Any, error: BaseException | None) -> None:
@@ -46,6 +58,34 @@ def _settle(call: Call, result: Any, error: BaseException | None) -> None:
 def _settle_all(outcomes: list) -> None:
     for call, result, error in outcomes:
         _settle(call, result, error)
+
+
+def send_outcomes(outcomes: list) -> None:
+    """Settle calls from an actor thread: one wake-up of each event loop for all of them."""
+    by_loop: dict = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
+    for loop, settled in by_loop.items():
+        loop.call_soon_threadsafe(_settle_all, settled)
+
+
+@contextlib.contextmanager
+def replies_held():
+    """Calls answered inside this block (on this thread) are answered when it ends, all at once:
+    the actor pool wraps a shared transaction in it, so no reply goes out before the commit. If
+    the block raises (the commit failed), every held call fails with `Unavailable` instead:
+    nothing it did was kept, and the client may retry."""
+    outcomes: list = []
+    _held.outcomes = outcomes
+    try:
+        yield
+    except BaseException:
+        _held.outcomes = None
+        send_outcomes([(call, None, Unavailable("The change could not be saved; retry"))
+                       for call, _, _ in outcomes])
+        raise
+    _held.outcomes = None
+    send_outcomes(outcomes)
 
 
 class ActorRestarted(Exception):
@@ -121,12 +161,11 @@ class BridgedActorMixin:
                 if other is not current:
                     other.fail(ActorRestarted())  # undone with the batch: run it again
             raise
-        # One wake-up of each event loop for the whole batch, not one per call.
-        by_loop: dict = {}
-        for outcome in outcomes:
-            by_loop.setdefault(outcome[0].loop, []).append(outcome)
-        for loop, settled in by_loop.items():
-            loop.call_soon_threadsafe(_settle_all, settled)
+        held = getattr(_held, "outcomes", None)
+        if held is not None:
+            held.extend(outcomes)  # answered with the pool's shared transaction
+        else:
+            send_outcomes(outcomes)  # one wake-up of each event loop for the whole batch
 
     def on_undelivered(self, message: Any) -> None:
         # A call still queued when the actor crashed or stopped never ran: the registry sends it

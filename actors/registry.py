@@ -42,13 +42,13 @@ REF, LAST_USED, IN_FLIGHT = 0, 1, 2  # an entry: [ActorRef, last used (monotonic
 class ProjectActors:
     def __init__(self, factory: Callable[[str, ActorPool], pykka.ActorRef], timeout: float = 10.0,
                  idle_seconds: float = 300.0, on_change: Callable[[str], None] | None = None,
-                 max_actors: int = 256, threads: int = 16):
+                 max_actors: int = 256, threads: int = 16, shared_transaction_seconds: float | None = None):
         self._factory = factory
         self._on_change = on_change  # told after every successful command: caches of churn data forget
         self._timeout = timeout
         self._idle_seconds = idle_seconds
         self._max_actors = max_actors
-        self._pool = ActorPool(threads)
+        self._pool = ActorPool(threads, shared_transaction_seconds=shared_transaction_seconds)
         # project id -> entry, least recently used first
         self._actors: collections.OrderedDict[str, list] = collections.OrderedDict()
         self._lock = threading.Lock()

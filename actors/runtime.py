@@ -14,6 +14,14 @@ message (an actor is started to be sent something); a message that reaches an ac
 stopped is handed to `on_undelivered` (Pykka's own loop drops such `tell`s); and a command that
 blocks holds one pool thread, not only its own actor (commands are short database transactions;
 slow I/O runs outside the actors).
+
+Shared transactions (`shared_transaction_seconds`, used on SQLite): a pool thread that takes an
+actor opens one write transaction and, in it, also runs the turns of the actors queued behind,
+until none is ready or the time is up; then it commits and only then answers every call it ran
+(`actors.bridge.replies_held`). SQLite lets one writer in at a time, so projects' commands queue
+for it anyway; sharing the commit (and the pages every create touches) is what lets many projects
+with one command each go as fast as one project with many (docs/actors.md). Each actor's
+commands still run in order on one thread; each command's own `transaction()` is a savepoint.
 """
 from __future__ import annotations
 
@@ -22,11 +30,13 @@ import logging
 import queue
 import sys
 import threading
+import time
 from typing import Any
 
 import pykka
 
-from store.db import close_thread_connection
+from actors.bridge import replies_held
+from store.db import close_thread_connection, transaction, unit_of_work
 
 log = logging.getLogger("windback.actors")
 
@@ -34,8 +44,9 @@ log = logging.getLogger("windback.actors")
 class ActorPool:
     """`threads` daemon threads running whichever actors have messages."""
 
-    def __init__(self, threads: int, name: str = "actor"):
+    def __init__(self, threads: int, name: str = "actor", shared_transaction_seconds: float | None = None):
         self.size = threads
+        self.shared_transaction_seconds = shared_transaction_seconds
         self._ready: queue.SimpleQueue = queue.SimpleQueue()
         self._threads = [threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True)
                          for n in range(threads)]
@@ -58,10 +69,40 @@ class ActorPool:
             if actor is None:
                 close_thread_connection()
                 return
-            try:
-                actor._run_turn()
-            except BaseException:  # noqa: BLE001 - a pool thread outlives any one actor
-                log.exception("actor turn failed in %s", actor)
+            if self.shared_transaction_seconds is None:
+                _run(actor, None)
+            elif not self._run_shared(actor):
+                close_thread_connection()
+                return
+
+    def _run_shared(self, actor: "PooledActor") -> bool:
+        """`actor`'s turn, and those of the actors ready behind it, in one transaction; False once
+        the stop marker was taken."""
+        until = time.monotonic() + self.shared_transaction_seconds
+        going = True
+        try:
+            with replies_held(), unit_of_work(), transaction():
+                while True:
+                    _run(actor, until)
+                    if time.monotonic() >= until:
+                        break
+                    try:
+                        actor = self._ready.get_nowait()
+                    except queue.Empty:
+                        break
+                    if actor is None:
+                        going = False
+                        break
+        except Exception:  # noqa: BLE001 - the commit failed: every call in it was told to retry
+            log.exception("a shared actor transaction failed to commit")
+        return going
+
+
+def _run(actor: "PooledActor", until: float | None) -> None:
+    try:
+        actor._run_turn(until)
+    except BaseException:  # noqa: BLE001 - a pool thread outlives any one actor
+        log.exception("actor turn failed in %s", actor)
 
 
 class _Inbox:
@@ -124,13 +165,14 @@ class PooledActor(pykka.Actor):
     def on_undelivered(self, message: Any) -> None:
         """A `tell` message that arrived after the actor stopped (hook; default: dropped)."""
 
-    def _run_turn(self) -> None:
+    def _run_turn(self, until: float | None = None) -> None:
+        """Up to `turn` messages, and none started after `until` (monotonic) but the first."""
         if not self._set_up:
             self._set_up = True
             self._actor_loop_setup()  # on_start, on this thread
         inbox = self.actor_inbox
-        for _ in range(self.turn):
-            if self.actor_stopped.is_set():
+        for handled in range(self.turn):
+            if self.actor_stopped.is_set() or (handled and until is not None and time.monotonic() >= until):
                 break
             envelope = inbox.next_or_release()
             if envelope is None:

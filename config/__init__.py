@@ -58,7 +58,7 @@ class Settings:
     jwt_ttl_seconds: int = 24 * 3600
     db_workers: int = 8
     max_actors: int = 256  # live project actors before idle ones are stopped to make room
-    actor_threads: int = 16  # threads that run every project's actor commands
+    actor_threads: int = 0  # threads that run every project's actor commands; 0: actor_pool_threads
     scheduler_poll_seconds: float = 1.0  # how often the durable scheduler looks for due jobs
     random_seed: int | None = None  # seeds the campaign's Thompson sampling (tests); None: unpredictable
     # Billing (docs/offers.md): where provider calls go, how long one may take, and the key file
@@ -86,11 +86,28 @@ class Settings:
         return f"openai:{self.openai_model}" if self.openai_api_key else "template"
 
     @property
+    def on_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:")
+
+    @property
+    def actor_pool_threads(self) -> int:
+        """WINDBACK_ACTOR_THREADS, or by default 1 on SQLite (one writer at a time is all it
+        allows: that thread shares each transaction among the projects ready) and 16 on
+        PostgreSQL (commands of different projects run at once)."""
+        return self.actor_threads or (1 if self.on_sqlite else 16)
+
+    @property
+    def shared_transaction_seconds(self) -> float | None:
+        """How long the actor pool may keep one transaction open for the projects ready one after
+        another (docs/actors.md): on SQLite only, where writers queue for one lock anyway."""
+        return 0.02 if self.on_sqlite else None
+
+    @property
     def database_connections(self) -> int:
         """PostgreSQL's pool size: one connection for each thread that can use the database at
         once (the actor pool, the read workers, and a few more for the group committers,
         start-up and housekeeping), so the pool is bounded and no thread waits for one."""
-        return self.actor_threads + self.db_workers + 8
+        return self.actor_pool_threads + self.db_workers + 8
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
