@@ -32,8 +32,8 @@ from services.supervisor import fork_children, stop_requested
 from services.webhooks.intake import resume_unapplied
 from services.writers import make_writer
 from store import churn_events, idempotency, outbound_deliveries, users
-from store.db import (close_database, init_database, refresh_statistics, run_db, start_executor, stop_executor,
-                      unit_of_work)
+from store.db import (WalCheckpointer, close_database, init_database, refresh_statistics, run_db, start_executor,
+                      stop_executor, unit_of_work)
 from store.migrations import migrate_database
 
 log = logging.getLogger("windback")
@@ -44,6 +44,8 @@ TORNADO_MAX_BODY = 8 * 1024 * 1024
 def build_context(settings: Settings) -> Context:
     """Open the database (migrating it), and build what the handlers share."""
     init_database(settings.database_url, max_connections=settings.database_connections)
+    # Before any other thread opens a connection: they all leave checkpoints to this one.
+    checkpointer = WalCheckpointer() if settings.on_sqlite else None
     with unit_of_work():
         migrate_database()
         secret = settings.secret or users.shared_secret()
@@ -59,6 +61,8 @@ def build_context(settings: Settings) -> Context:
                            on_change=lambda project_id: ctx.data_changed(project_id))
     ctx = Context(settings=settings, secret=secret, mailer=make_mailer(settings), actors=actors,
                   limiter=RateLimiter(settings.rate_limit_scale), writer=make_writer(settings))
+    if checkpointer is not None:
+        ctx.extras["wal_checkpointer"] = checkpointer  # stopped with the other services
     return ctx
 
 
