@@ -37,11 +37,7 @@ class Call:
         self._settle(None, error)
 
     def _settle(self, result: Any, error: BaseException | None) -> None:
-        held = getattr(_held, "outcomes", None)
-        if held is not None:
-            held.append((self, result, error))
-        else:
-            self.loop.call_soon_threadsafe(_settle, self, result, error)
+        answer([(self, result, error)])
 
 
 def _settle(call: Call, result: Any, error: BaseException | None) -> None:
@@ -58,6 +54,15 @@ def _settle(call: Call, result: Any, error: BaseException | None) -> None:
 def _settle_all(outcomes: list) -> None:
     for call, result, error in outcomes:
         _settle(call, result, error)
+
+
+def answer(outcomes: list) -> None:
+    """Answer calls from an actor thread: now, or when the enclosing `replies_held()` ends."""
+    held = getattr(_held, "outcomes", None)
+    if held is not None:
+        held.extend(outcomes)
+    else:
+        send_outcomes(outcomes)
 
 
 def send_outcomes(outcomes: list) -> None:
@@ -161,11 +166,7 @@ class BridgedActorMixin:
                 if other is not current:
                     other.fail(ActorRestarted())  # undone with the batch: run it again
             raise
-        held = getattr(_held, "outcomes", None)
-        if held is not None:
-            held.extend(outcomes)  # answered with the pool's shared transaction
-        else:
-            send_outcomes(outcomes)  # one wake-up of each event loop for the whole batch
+        answer(outcomes)  # one wake-up of each event loop for the whole batch
 
     def on_undelivered(self, message: Any) -> None:
         # A call still queued when the actor crashed or stopped never ran: the registry sends it

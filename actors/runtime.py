@@ -19,8 +19,8 @@ Shared transactions (`shared_transaction_seconds`, used on SQLite): a pool threa
 actor opens one write transaction and, in it, also runs the turns of the actors queued behind,
 until none is ready or the time is up; then it commits and only then answers every call it ran
 (`actors.bridge.replies_held`). SQLite lets one writer in at a time, so projects' commands queue
-for it anyway; sharing the commit (and the pages every create touches) is what lets many projects
-with one command each go as fast as one project with many (docs/actors.md). Each actor's
+for it anyway; sharing the commit and the hand-off of the replies brings many projects with one
+command each closer to one project with many (docs/actors.md). Each actor's
 commands still run in order on one thread; each command's own `transaction()` is a savepoint.
 """
 from __future__ import annotations
@@ -79,9 +79,10 @@ class ActorPool:
         """`actor`'s turn, and those of the actors ready behind it, in one transaction; False once
         the stop marker was taken."""
         until = time.monotonic() + self.shared_transaction_seconds
-        going = True
+        going, started = True, False
         try:
             with replies_held(), unit_of_work(), transaction():
+                started = True
                 while True:
                     _run(actor, until)
                     if time.monotonic() >= until:
@@ -93,8 +94,11 @@ class ActorPool:
                     if actor is None:
                         going = False
                         break
-        except Exception:  # noqa: BLE001 - the commit failed: every call in it was told to retry
-            log.exception("a shared actor transaction failed to commit")
+        except Exception:  # noqa: BLE001 - every call answered in it was told to retry
+            log.exception("a shared actor transaction failed")
+            if not started:  # it never began: the actor's messages are still waiting for a turn
+                time.sleep(0.05)  # a database that refuses every BEGIN is not asked in a hot loop
+                self.schedule(actor)
         return going
 
 

@@ -3,6 +3,7 @@ transaction, answers none of them before it commits, keeps a crash to its own co
 a failed commit into a 503 for every call in it, with nothing kept."""
 import asyncio
 import os
+import sqlite3
 import threading
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from actors.project import ProjectActor
 from actors.registry import ProjectActors
 from actors.runtime import ActorPool
-from store.db import database, run_db, unit_of_work
+from store.db import database, make_database, run_db, unit_of_work
 from store.errors import Unavailable
 from store.models import ChurnEvent, Project
 from tests.helpers import refuse_customer_email
@@ -115,3 +116,30 @@ async def test_a_failed_shared_commit_answers_every_call_in_it_503_and_keeps_not
     finally:
         GatedProjectActor.gates["first"].set()
         actors.stop_all()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_shared_transaction_that_cannot_begin_leaves_its_commands_waiting_not_lost(ctx, migrated):
+    """Another process holds SQLite's write lock: the pool's BEGIN fails (busy_timeout 0 here, so at
+    once); the command waits for the next try instead of being dropped with its actor."""
+    project, = _projects(1)
+    previous = database.obj
+    impatient = make_database(migrated)
+    impatient._pragmas = [(name, 0 if name == "busy_timeout" else value) for name, value in impatient._pragmas]
+    database.initialize(impatient)
+    other = sqlite3.connect(migrated[len("sqlite:///"):], isolation_level=None)
+    actors = ProjectActors(start_gated, timeout=30, threads=1, shared_transaction_seconds=30)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the other process's writer
+        created = asyncio.ensure_future(actors.call(project, "create_churn_event", {"customer_email": "w@example.com"}))
+        await asyncio.sleep(0.3)
+        assert not created.done()
+        other.execute("COMMIT")
+        event, was_created = await created
+        assert was_created and event["customer_email"] == "w@example.com"
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+        actors.stop_all()
+        database.initialize(previous)
