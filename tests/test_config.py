@@ -41,6 +41,14 @@ def test_every_variable_is_read():
     assert load_settings({"OPENAI_API_KEY": "a", "WINDBACK_OPENAI_API_KEY": "b"}).openai_api_key == "b"
 
 
+def test_actor_threads_default_to_the_database_and_only_sqlite_shares_transactions():
+    sqlite, postgres = load_settings({}), load_settings({"WINDBACK_DATABASE_URL": "postgresql://u@db:5432/w"})
+    assert (sqlite.actor_pool_threads, sqlite.shared_transaction_seconds) == (1, 0.02)
+    assert (postgres.actor_pool_threads, postgres.shared_transaction_seconds) == (16, None)
+    assert postgres.database_connections == 16 + 8 + 8
+    assert load_settings({"WINDBACK_ACTOR_THREADS": "4"}).actor_pool_threads == 4
+
+
 @pytest.mark.parametrize("name, value, words", [
     ("WINDBACK_PORT", "eighty", "whole number"),
     ("WINDBACK_PORT", "70000", "between"),
