@@ -24,14 +24,16 @@ from handlers.request_log import log_request
 from services.billing.offers import resume_stale_actions
 from services.ratelimit import RateLimiter
 from services import customers
+from services.change_feed import ChangeFeed
 from services.context import Context
 from services import security
 from services.job_kinds import scheduler_for
 from services.mailer import make_mailer
+from services.project_cache import ProjectScopedCache
 from services.supervisor import fork_children, stop_requested
 from services.webhooks.intake import resume_unapplied
 from services.writers import make_writer
-from store import churn_events, idempotency, outbound_deliveries, users
+from store import churn_events, idempotency, outbound_deliveries, project_changes, users
 from store.db import (WalCheckpointer, close_database, init_database, refresh_statistics, run_db, start_executor,
                       stop_executor, unit_of_work)
 from store.migrations import migrate_database
@@ -60,7 +62,11 @@ def build_context(settings: Settings) -> Context:
                            idle_seconds=settings.actor_idle_seconds,
                            on_change=lambda project_id: ctx.data_changed(project_id))
     ctx = Context(settings=settings, secret=secret, mailer=make_mailer(settings), actors=actors,
-                  limiter=RateLimiter(settings.rate_limit_scale), writer=make_writer(settings))
+                  limiter=RateLimiter(settings.rate_limit_scale), writer=make_writer(settings),
+                  keys=ProjectScopedCache(settings.project_cache_size),
+                  projects=ProjectScopedCache(settings.project_cache_size))
+    with unit_of_work():  # from here on, other processes' changes to projects reach the caches
+        ctx.extras["change_feed"] = ChangeFeed(ctx)
     if checkpointer is not None:
         ctx.extras["wal_checkpointer"] = checkpointer  # stopped with the other services
     return ctx
@@ -85,6 +91,7 @@ def start_background_tasks(ctx: Context) -> list[tornado.ioloop.PeriodicCallback
             await run_db(churn_events.sweep_lost)
             await run_db(idempotency.purge_expired)
             await run_db(outbound_deliveries.purge_settled)
+            await run_db(project_changes.purge)
             await resume_unapplied(ctx)  # webhook events stored but never applied (e.g. a restart)
             await run_db(refresh_statistics)
             await customers.refresh_all(ctx)  # risk scores: new activity, and days passing
@@ -98,7 +105,8 @@ def start_background_tasks(ctx: Context) -> list[tornado.ioloop.PeriodicCallback
             log.exception("resuming billing actions failed")
 
     tasks = [tornado.ioloop.PeriodicCallback(housekeeping, 60_000),
-             tornado.ioloop.PeriodicCallback(resume_billing, max(1000, ctx.settings.billing_timeout * 1000))]
+             tornado.ioloop.PeriodicCallback(resume_billing, max(1000, ctx.settings.billing_timeout * 1000)),
+             tornado.ioloop.PeriodicCallback(ctx.extras["change_feed"].poll, ctx.settings.change_poll_seconds * 1000)]
     for task in tasks:
         task.start()
     return tasks

@@ -60,6 +60,8 @@ class Settings:
     max_actors: int = 256  # live project actors before idle ones are stopped to make room
     actor_threads: int = 0  # threads that run every project's actor commands; 0: actor_pool_threads
     scheduler_poll_seconds: float = 1.0  # how often the durable scheduler looks for due jobs
+    project_cache_size: int = 20_000  # projects whose keys and settings each process keeps in memory
+    change_poll_seconds: float = 1.0  # how often a process reads the project change log
     random_seed: int | None = None  # seeds the campaign's Thompson sampling (tests); None: unpredictable
     # Billing (docs/offers.md): where provider calls go, how long one may take, and the key file
     # that encrypts billing credentials when WINDBACK_SECRET does not come from the environment.
@@ -252,6 +254,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["max_actors"] = _int("WINDBACK_MAX_ACTORS", v, 1, 1_000_000)
     if (v := get("WINDBACK_ACTOR_THREADS")) is not None:
         values["actor_threads"] = _int("WINDBACK_ACTOR_THREADS", v, 1, 256)
+    if (v := get("WINDBACK_PROJECT_CACHE_SIZE")) is not None:
+        values["project_cache_size"] = _int("WINDBACK_PROJECT_CACHE_SIZE", v, 100, 10_000_000)
+    if (v := get("WINDBACK_CHANGE_POLL_SECONDS")) is not None:
+        values["change_poll_seconds"] = _float("WINDBACK_CHANGE_POLL_SECONDS", v, 0.05)
     if (v := get("WINDBACK_SCHEDULER_POLL_SECONDS")) is not None:
         values["scheduler_poll_seconds"] = _float("WINDBACK_SCHEDULER_POLL_SECONDS", v, 0.05)
     if (v := get("WINDBACK_RANDOM_SEED")) is not None:

@@ -6,7 +6,6 @@ input schemas; its methods parse, call the project actor or the store, and `awai
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import logging
@@ -296,16 +295,14 @@ class BaseHandler(tornado.web.RequestHandler):
         key_hash = sha256_hex(api_key)
         owner = self.ctx.keys.get(key_hash)
         if owner is None:
+            generations = self.ctx.cache_generations()
             found = await run_db(projects.secret_key_owner, api_key)
             if found is None:
                 return None
             project, expires_at = found
-            expires = expires_at.replace(tzinfo=dt.timezone.utc).timestamp() if expires_at else None
-            owner = KeyOwner(project.id, project.slug, project.plan, expires)
-            self.ctx.keys.put(key_hash, owner)
-            # The key's row came with its project's: cache that too, so a project not seen for a
-            # few seconds costs one database read to authenticate, not two.
-            self.ctx.projects.put(project)
+            # The key's row came with its project's: both are cached, so a project not seen
+            # lately costs one database read to authenticate, not two.
+            owner = self.ctx.remember_key(key_hash, project, expires_at, generations)
         return owner
 
     async def resolve_project(self, slug: str, rule: Rule) -> None:
@@ -315,10 +312,11 @@ class BaseHandler(tornado.web.RequestHandler):
                 raise not_found("Project")
             self.project = self.ctx.projects.get(self.key_owner.project_id)
             if self.project is None:
+                generation = self.ctx.projects.generation()
                 self.project = await run_db(projects.project_by_slug, slug)
                 if self.project is None:
                     raise not_found("Project")
-                self.ctx.projects.put(self.project)
+                self.ctx.projects.put(self.project.id, self.project.id, self.project, generation)
             return
         found = await run_db(projects.membership, slug, self.user_id)
         if found is None:

@@ -3,16 +3,13 @@
 Both endpoints take a project's public key (never a secret one), answer any origin (CORS, with
 `OPTIONS` preflight) and are limited to 10 requests per 15 s per key and client IP; the answers
 to one key also share a ceiling of 600 per 15 s (docs/widget.md). The config is
-served from an in-process cache of ready-made answers; a settings change or a key rotation in this
-process forgets the project's entries at once (`ctx.change_listeners`), and other processes within
-`CONFIG_TTL` seconds. Churn events and webhooks do not touch it: the config holds none of their data.
+served from an in-process cache of ready-made answers; a settings change or a key rotation
+forgets the project's entries at once in this process (`ctx.change_listeners`) and within about a
+second in the others (services/change_feed.py). Churn events and webhooks do not touch it: the config holds none of their data.
 """
 from __future__ import annotations
 
 import json
-import threading
-
-import cachetools
 
 from handlers.access import PUBLIC
 from handlers.base import BaseHandler
@@ -20,50 +17,20 @@ from handlers.billing import BILLING_ACTION_OUT
 from handlers.errors import not_found
 from handlers.responses import ANY_OBJECT, BOOLEAN, STRING, Returns, list_of, obj
 from services.billing.offers import answer_with_offer
+from services.project_cache import ProjectScopedCache
 from store.validation import Boolean, Choice, Email, Field, FieldError, JsonObject, Schema, String
 from store import cancel_flow
 from store.db import run_db
-from store.models import CANCEL_REASONS, utcnow
+from store.models import CANCEL_REASONS
 
-CONFIG_TTL = 30.0  # bounds how stale another process's cache can be after a settings change
 MAX_KEY_LENGTH = 100
 ANSWERS_TO = "answers:"  # rate-limit keys of the answers to one public key
 
 
-class ConfigCache:
-    """Public key -> `PublicConfig`, shared by the IOLoop and forgotten per project on change."""
-
-    def __init__(self, maxsize: int = 10_000, ttl: float = CONFIG_TTL):
-        self._entries: cachetools.TTLCache = cachetools.TTLCache(maxsize=maxsize, ttl=ttl)
-        self._lock = threading.Lock()
-        # Bumped by every invalidation: a load that started before one must not be cached.
-        self.generation = 0
-
-    def get(self, public_key: str) -> cancel_flow.PublicConfig | None:
-        with self._lock:
-            config = self._entries.get(public_key)
-        if config is not None and config.key_expires_at is not None and config.key_expires_at <= utcnow():
-            return None  # a rotated key past its grace period
-        return config
-
-    def put(self, public_key: str, config: cancel_flow.PublicConfig, generation: int) -> None:
-        with self._lock:
-            if generation == self.generation:
-                self._entries[public_key] = config
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
-
-    def forget_project(self, project_id: str) -> None:
-        with self._lock:
-            self.generation += 1
-            for key in [k for k, config in self._entries.items() if config.project_id == project_id]:
-                self._entries.pop(key, None)
-
-
-def config_cache(ctx) -> ConfigCache:
-    return ctx.service("cancel_flow_config", ConfigCache, forgets_projects=True)
+def config_cache(ctx) -> ProjectScopedCache:
+    """Public key -> `PublicConfig`, forgotten per project on change."""
+    return ctx.service("cancel_flow_config", lambda: ProjectScopedCache(ctx.settings.project_cache_size),
+                       forgets_projects=True)
 
 
 async def public_config(ctx, public_key: str) -> cancel_flow.PublicConfig | None:
@@ -73,10 +40,11 @@ async def public_config(ctx, public_key: str) -> cancel_flow.PublicConfig | None
     cache = config_cache(ctx)
     config = cache.get(public_key)
     if config is None:
-        generation = cache.generation
+        generation = cache.generation()
         config = await run_db(cancel_flow.load_public_config, public_key)
         if config is not None:
-            cache.put(public_key, config, generation)
+            # A rotated key's entry ends with its grace period.
+            cache.put(public_key, config.project_id, config, generation, expires_at=config.key_expires_at)
     return config
 
 

@@ -150,7 +150,6 @@ class RotateKeysHandler(BaseHandler):
         result = await run_db(projects.rotate_keys, self.project.id, body["grace_seconds"], body["public_key"])
         if body["identity"]:
             result["identity_secret"] = await identity_secret(self.ctx, self.project.id, rotate=True)
-        self.ctx.keys.clear()
         self.ctx.project_changed(self.project.id)
         await self.reply(result, secret=True)
 

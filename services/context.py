@@ -1,83 +1,23 @@
 """What every handler may use, built once in `server.py` and passed to the application."""
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import cachetools
-
 from actors.registry import ProjectActors
 from config import Settings
+from services.project_cache import ProjectScopedCache
 from services.ratelimit import RateLimiter
 
 
 @dataclass(frozen=True)
 class KeyOwner:
-    """The project a secret key belongs to, as cached for authentication."""
+    """The project a secret key belongs to, as cached for authentication (`Context.keys`, by the
+    key's SHA-256; a rotated key's entry expires with its grace period)."""
 
     project_id: str
     slug: str
     plan: str
-    expires_at: float | None = None  # Unix time a rotated key stops working; None: current key
-
-    def expired(self, now: float | None = None) -> bool:
-        return self.expires_at is not None and (now or time.time()) >= self.expires_at
-
-
-class KeyCache:
-    """Secret-key hash -> KeyOwner for a few seconds, so an API-key request needs no database
-    round trip to authenticate. Rotation in this process clears it at once; other processes see a
-    rotation within `ttl` seconds (docs/deploy.md)."""
-
-    def __init__(self, ttl: float = 5.0, maxsize: int = 10_000):
-        self.maxsize = maxsize
-        self._cache: cachetools.TTLCache = cachetools.TTLCache(maxsize=maxsize, ttl=ttl)
-        self._lock = threading.Lock()
-
-    def get(self, key_hash: str) -> KeyOwner | None:
-        with self._lock:
-            owner = self._cache.get(key_hash)
-            if owner is not None and owner.expired():
-                del self._cache[key_hash]  # a rotated key's grace ended: never serve it from here
-                return None
-            return owner
-
-    def put(self, key_hash: str, owner: KeyOwner) -> None:
-        with self._lock:
-            self._cache[key_hash] = owner
-
-    def clear(self) -> None:
-        with self._lock:
-            self._cache.clear()
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._cache)
-
-
-class ProjectCache:
-    """Project id -> its `store.models.Project` row for a few seconds, so a request with a secret
-    key finds its project (settings included) without a database round trip. Handlers that change
-    a project call `ctx.project_changed`, which forgets it at once in this process; other processes
-    see the change within `ttl` seconds (docs/configuration.md)."""
-
-    def __init__(self, ttl: float = 5.0, maxsize: int = 10_000):
-        self._cache: cachetools.TTLCache = cachetools.TTLCache(maxsize=maxsize, ttl=ttl)
-        self._lock = threading.Lock()
-
-    def get(self, project_id: str):
-        with self._lock:
-            return self._cache.get(project_id)
-
-    def put(self, project) -> None:
-        with self._lock:
-            self._cache[project.id] = project
-
-    def forget(self, project_id: str) -> None:
-        with self._lock:
-            self._cache.pop(project_id, None)
 
 
 @dataclass
@@ -87,8 +27,10 @@ class Context:
     mailer: Any
     actors: ProjectActors
     limiter: RateLimiter
-    keys: KeyCache = field(default_factory=KeyCache)
-    projects: ProjectCache = field(default_factory=ProjectCache)
+    # Secret-key hash -> KeyOwner, and project id -> its `store.models.Project` row (settings
+    # included): an API-key request needs no database read to authenticate (services/project_cache.py).
+    keys: ProjectScopedCache = field(default_factory=ProjectScopedCache)
+    projects: ProjectScopedCache = field(default_factory=ProjectScopedCache)
     extras: dict = field(default_factory=dict)  # feature services (writers, caches) by name
     # Called with a project id after its own row changed (name, settings, keys): `project_changed`.
     change_listeners: list = field(default_factory=list)
@@ -119,9 +61,24 @@ class Context:
             if callable(stop):
                 stop()
 
+    def cache_generations(self) -> tuple[int, int]:
+        """Take before reading a key's project from the store; pass to `remember_key`."""
+        return self.keys.generation(), self.projects.generation()
+
+    def remember_key(self, key_hash: str, project, expires_at, generations: tuple[int, int]) -> KeyOwner:
+        """Cache a secret key's project (read after `cache_generations()` gave `generations`) and
+        the project's row; `expires_at` (naive UTC datetime, None: current key) ends a rotated
+        key's entry with its grace period."""
+        owner = KeyOwner(project.id, project.slug, project.plan)
+        self.keys.put(key_hash, project.id, owner, generations[0], expires_at=expires_at)
+        self.projects.put(project.id, project.id, project, generations[1])
+        return owner
+
     def project_changed(self, project_id: str) -> None:
-        """Call after changing a project's own row (name, settings, keys, plan)."""
-        self.projects.forget(project_id)
+        """Call after changing a project's own row (name, settings, keys, plan); the change feed
+        calls it for changes made by other processes."""
+        self.keys.forget_project(project_id)
+        self.projects.forget_project(project_id)
         for listener in self.change_listeners:
             listener(project_id)
 

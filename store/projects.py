@@ -10,6 +10,7 @@ from store.campaign_settings import effective_campaign
 from store.keys import constant_time_equal, is_masked, mask, new_public_key, new_secret_key, sha256_hex
 from store.db import database, is_sqlite, transaction
 from store.models import Membership, Project, ProjectKey, utcnow
+from store import project_changes
 from store.raw_sql import cached_sql, prepared
 from store.serialize import dumps, iso, loads_object
 
@@ -124,11 +125,6 @@ def secret_key_owner(secret_key: str) -> tuple[Project, dt.datetime | None] | No
     return (key.project, key.expires_at) if key else None
 
 
-def project_for_public_key(public_key: str) -> Project | None:
-    key = live_key("public", public_key)
-    return key.project if key else None
-
-
 def membership(slug: str, user_id: str) -> tuple[Project, str] | None:
     row = (Membership.select(Membership.role, Project).join(Project)
            .where((Project.slug == slug) & (Membership.user == user_id)).first())
@@ -177,6 +173,7 @@ def update_project(project_id: str, name: str | None, settings_patch: dict | Non
         project.settings = dumps(settings)
         project.updated_at = utcnow()
         project.save()
+        project_changes.record(project_id)
     return project, tuple(revealed)
 
 
@@ -197,5 +194,6 @@ def rotate_keys(project_id: str, grace_seconds: int, rotate_public: bool) -> dic
             ProjectKey.create(project=project, kind="public", lookup=project.public_key)
             project.updated_at = now
             project.save()
+        project_changes.record(project_id)
     return {"secret_key": secret_key, "public_key": project.public_key,
             "previous_keys_expire_at": iso(expires)}

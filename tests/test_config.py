@@ -49,6 +49,12 @@ def test_actor_threads_default_to_the_database_and_only_sqlite_shares_transactio
     assert load_settings({"WINDBACK_ACTOR_THREADS": "4"}).actor_pool_threads == 4
 
 
+def test_project_caches_and_the_change_log_poll_can_be_tuned():
+    assert (load_settings({}).project_cache_size, load_settings({}).change_poll_seconds) == (20_000, 1.0)
+    tuned = load_settings({"WINDBACK_PROJECT_CACHE_SIZE": "50000", "WINDBACK_CHANGE_POLL_SECONDS": "0.5"})
+    assert (tuned.project_cache_size, tuned.change_poll_seconds) == (50_000, 0.5)
+
+
 @pytest.mark.parametrize("name, value, words", [
     ("WINDBACK_PORT", "eighty", "whole number"),
     ("WINDBACK_PORT", "70000", "between"),
@@ -61,6 +67,8 @@ def test_actor_threads_default_to_the_database_and_only_sqlite_shares_transactio
     ("WINDBACK_BCRYPT_ROUNDS", "3", "between 4"),
     ("WINDBACK_LOG_LEVEL", "loud", "one of"),
     ("WINDBACK_PUBLIC_URL", "wb.example.com", "http://"),
+    ("WINDBACK_PROJECT_CACHE_SIZE", "10", "between 100"),
+    ("WINDBACK_CHANGE_POLL_SECONDS", "0", "at least 0.05"),
     ("WINDBACK_TLS_CERT", "/nonexistent/cert.pem", "set together"),
 ])
 def test_invalid_values_name_the_variable(name, value, words):

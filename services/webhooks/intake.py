@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import cachetools
 
+from services.project_cache import ProjectScopedCache
 from store.errors import DomainError
 from store import projects
 from store.db import run_db
@@ -31,25 +32,26 @@ DRAIN_BATCH = 200
 class WebhookProject:
     project_id: str
     secrets: dict  # provider -> webhook secret (or None)
+    key_expires_at: dt.datetime | None  # a rotated public key stops working then
 
 
 def _load_project(public_key: str) -> WebhookProject | None:
-    project = projects.project_for_public_key(public_key)
-    if project is None:
+    key = projects.live_key("public", public_key)
+    if key is None:
         return None
-    settings = projects.project_settings(project)
-    return WebhookProject(project.id, {provider: settings.get(f"{provider}_webhook_secret")
-                                       for provider in ("stripe", "razorpay", "custom")})
+    settings = projects.project_settings(key.project)
+    return WebhookProject(key.project.id, {provider: settings.get(f"{provider}_webhook_secret")
+                                           for provider in ("stripe", "razorpay", "custom")}, key.expires_at)
 
 
 class WebhookIntake:
-    def __init__(self, ctx, ttl: float = 5.0, unknown_ttl: float = 60.0):
+    def __init__(self, ctx, unknown_ttl: float = 60.0):
         self.ctx = ctx
-        self._projects: cachetools.TTLCache = cachetools.TTLCache(maxsize=10_000, ttl=ttl)
+        self._projects = ProjectScopedCache(maxsize=ctx.settings.project_cache_size)
         # Keys found to name no project: a repeat costs no query. Never forgotten on a change: a
         # new public key is random, so it was never looked up before it existed.
         self._unknown: cachetools.TTLCache = cachetools.TTLCache(maxsize=10_000, ttl=unknown_ttl)
-        self._lock = threading.Lock()  # the change feed may call from other threads
+        self._lock = threading.Lock()  # for `_unknown`: the change feed may call from other threads
         self._drains: dict[str, bool] = {}  # project id -> "go round again"; IOLoop thread only
         self._tasks: set = set()  # running drains (the loop keeps only weak references)
         self.committer = GroupCommitter("webhooks", store_deliveries)
@@ -58,24 +60,23 @@ class WebhookIntake:
     async def project(self, public_key: str) -> WebhookProject | None:
         if not public_key.startswith("pub_") or len(public_key) > 128:
             return None  # a secret key (or anything else) never names a webhook endpoint
-        with self._lock:
-            found = self._projects.get(public_key)
-            if found is None and public_key in self._unknown:
-                return None
+        found = self._projects.get(public_key)
         if found is None:
-            found = await run_db(_load_project, public_key)
             with self._lock:
-                if found is not None:
-                    self._projects[public_key] = found
-                else:
+                if public_key in self._unknown:
+                    return None
+            generation = self._projects.generation()
+            found = await run_db(_load_project, public_key)
+            if found is not None:
+                self._projects.put(public_key, found.project_id, found, generation, expires_at=found.key_expires_at)
+            else:
+                with self._lock:
                     self._unknown[public_key] = True
         return found
 
     def forget_project(self, project_id: str) -> None:
         """Settings or keys may have changed: look the project up again next time."""
-        with self._lock:
-            for key in [k for k, v in self._projects.items() if v.project_id == project_id]:
-                self._projects.pop(key, None)
+        self._projects.forget_project(project_id)
 
     async def store(self, delivery: Delivery) -> Stored:
         return await self.committer.submit(delivery)
