@@ -31,7 +31,7 @@ from typing import Callable
 import pykka
 
 from actors.bridge import ActorRestarted, Call
-from actors.runtime import ActorPool
+from actors.runtime import ActorPool, stop_soon
 from store.errors import DomainError, TimedOut, Unavailable
 
 log = logging.getLogger("windback.actors")
@@ -189,7 +189,7 @@ class ProjectActors:
 
 def _stop(refs: list) -> None:
     for ref in refs:
-        ref.stop(block=False)  # queued behind nothing: the actor had nothing in flight
+        stop_soon(ref)  # queued behind nothing: the actor had nothing in flight
 
 
 def _expire(future: asyncio.Future) -> None:

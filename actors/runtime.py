@@ -148,6 +148,21 @@ class _Inbox:
             return None
 
 
+# A `tell` of this stops the actor once the messages queued before it are handled, as
+# `ActorRef.stop(block=False)` does, without the two futures that call makes for a reply: the
+# registry stops an actor to make room for another on every request when projects outnumber
+# the cap, and nobody waits for that stop.
+STOP = object()
+
+
+def stop_soon(ref: pykka.ActorRef) -> None:
+    """Stop the actor after what it was sent already; an actor already stopped is left alone."""
+    try:
+        ref.tell(STOP)
+    except pykka.ActorDeadError:
+        pass
+
+
 class PooledActor(pykka.Actor):
     turn = 64  # messages an actor may handle before the other actors waiting get a thread
 
@@ -168,6 +183,11 @@ class PooledActor(pykka.Actor):
 
     def on_undelivered(self, message: Any) -> None:
         """A `tell` message that arrived after the actor stopped (hook; default: dropped)."""
+
+    def _handle_receive(self, message: Any) -> Any:
+        if message is STOP:
+            return self._stop()
+        return super()._handle_receive(message)
 
     def _run_turn(self, until: float | None = None) -> None:
         """Up to `turn` messages, and none started after `until` (monotonic) but the first."""

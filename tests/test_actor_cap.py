@@ -7,9 +7,11 @@ import random
 import threading
 import time
 
+import pykka
 import pytest
 
 from actors.bridge import BridgedActorMixin
+from actors.project import ProjectActor
 from actors.registry import ProjectActors
 from actors.runtime import ActorPool, PooledActor
 from store.errors import TimedOut
@@ -81,6 +83,14 @@ async def test_fifty_projects_through_two_live_actors(api, ctx):
     assert stats["started"] >= PROJECTS and stats["evicted"] >= PROJECTS - 2
     assert stats["crashed"] == 0
     assert accounted(stats), stats
+    # An evicted actor really stopped, not only left the table: Pykka's registry of running
+    # actors holds no more project actors than are live.
+    for _ in range(100):
+        running = len(pykka.ActorRegistry.get_by_class(ProjectActor))
+        if running <= stats["live"]:
+            break
+        await asyncio.sleep(0.02)
+    assert running <= stats["live"], running
     # A project whose actor was evicted gets a fresh one on its next command.
     first_project = results[0][0]
     again = await api.post(f"/projects/{first_project['slug']}/churn-events", {"customer_email": "again@example.com"},
