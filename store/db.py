@@ -34,6 +34,9 @@ SQLITE_PRAGMAS = {
     # WAL + NORMAL: a commit survives a crash of the process (kill -9), not a power cut of the
     # machine. docs/configuration.md says so; PostgreSQL keeps its own (durable) defaults.
     "synchronous": "normal",
+    # A savepoint (each command inside a shared actor transaction) that spills its journal, and any
+    # temporary sort, stays in memory instead of a file created and unlinked in /var/tmp.
+    "temp_store": "memory",
 }
 
 
