@@ -195,8 +195,9 @@ def tune_garbage_collector() -> None:
     """Python's default collects the youngest objects after every 700 allocations; with dozens of
     requests in flight that promotes their objects to the oldest generation, whose full
     collections then scan every cached project and actor: with 10,000 projects in the caches,
-    a 100+ ms pause every two seconds (docs/BENCHMARKS.md, "Garbage collection"). Collect less
-    often, and never scan again what start-up made (modules, routes, schemas: never garbage)."""
+    a 100+ ms pause every two seconds (docs/BENCHMARKS.md, "Many projects at once, a fourth
+    time"). Collect less often, and never scan again what start-up made (modules, routes,
+    schemas: never garbage)."""
     gc.set_threshold(*GC_THRESHOLDS)
     gc.freeze()
 

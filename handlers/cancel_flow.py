@@ -5,7 +5,8 @@ Both endpoints take a project's public key (never a secret one), answer any orig
 to one key also share a ceiling of 600 per 15 s (docs/widget.md). The config is
 served from an in-process cache of ready-made answers; a settings change or a key rotation
 forgets the project's entries at once in this process (`ctx.change_listeners`) and within about a
-second in the others (services/change_feed.py). Churn events and webhooks do not touch it: the config holds none of their data.
+second in the others (services/change_feed.py). Churn events and webhooks do not touch it: the
+config holds none of their data.
 """
 from __future__ import annotations
 
