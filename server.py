@@ -47,7 +47,8 @@ TORNADO_MAX_BODY = 8 * 1024 * 1024
 
 def build_context(settings: Settings) -> Context:
     """Open the database (migrating it), and build what the handlers share."""
-    init_database(settings.database_url, max_connections=settings.database_connections)
+    init_database(settings.database_url, max_connections=settings.database_connections,
+                  writer_cache_mb=settings.sqlite_writer_cache_mb)
     # Before any other thread opens a connection: they all leave checkpoints to this one.
     checkpointer = WalCheckpointer() if settings.on_sqlite else None
     with unit_of_work():

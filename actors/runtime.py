@@ -36,7 +36,7 @@ from typing import Any
 import pykka
 
 from actors.bridge import replies_held
-from store.db import close_thread_connection, transaction, unit_of_work
+from store.db import close_thread_connection, transaction, unit_of_work, writes_here
 
 log = logging.getLogger("windback.actors")
 
@@ -64,6 +64,7 @@ class ActorPool:
             thread.join(timeout)
 
     def _work(self) -> None:
+        writes_here()  # every project's commands write through this thread's connection
         while True:
             actor = self._ready.get()
             if actor is None:

@@ -62,6 +62,7 @@ class Settings:
     scheduler_poll_seconds: float = 1.0  # how often the durable scheduler looks for due jobs
     project_cache_size: int = 20_000  # projects whose keys and settings each process keeps in memory
     change_poll_seconds: float = 1.0  # how often a process reads the project change log
+    sqlite_writer_cache_mb: int = 64  # page cache of each SQLite connection that writes (store/db.py)
     random_seed: int | None = None  # seeds the campaign's Thompson sampling (tests); None: unpredictable
     # Billing (docs/offers.md): where provider calls go, how long one may take, and the key file
     # that encrypts billing credentials when WINDBACK_SECRET does not come from the environment.
@@ -258,6 +259,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["project_cache_size"] = _int("WINDBACK_PROJECT_CACHE_SIZE", v, 100, 10_000_000)
     if (v := get("WINDBACK_CHANGE_POLL_SECONDS")) is not None:
         values["change_poll_seconds"] = _float("WINDBACK_CHANGE_POLL_SECONDS", v, 0.05)
+    if (v := get("WINDBACK_SQLITE_WRITER_CACHE_MB")) is not None:
+        values["sqlite_writer_cache_mb"] = _int("WINDBACK_SQLITE_WRITER_CACHE_MB", v, 2, 65_536)
     if (v := get("WINDBACK_SCHEDULER_POLL_SECONDS")) is not None:
         values["scheduler_poll_seconds"] = _float("WINDBACK_SCHEDULER_POLL_SECONDS", v, 0.05)
     if (v := get("WINDBACK_RANDOM_SEED")) is not None:

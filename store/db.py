@@ -6,7 +6,8 @@ PostgreSQL, hands the connection back to the pool afterwards. SQLite connections
 their thread: opening one costs more than the query it serves. Both are bounded by the threads
 that use the database, which are few and long-lived: the actor pool (project actors share it;
 none has a thread or connection of its own), the read worker pool and the group committers. A
-SQLite connection holds up to `cache_size` (2 MB by default; 1.5-2.1 MB measured) of page cache.
+SQLite connection holds up to `cache_size` (2 MB by default; 1.5-2.1 MB measured) of page cache;
+a thread that says `writes_here()` (the actor pool's) gets a larger one.
 """
 from __future__ import annotations
 
@@ -40,15 +41,44 @@ SQLITE_PRAGMAS = {
 }
 
 
-def make_database(url: str, max_connections: int = 64) -> peewee.Database:
+_thread_role = threading.local()
+
+
+class _SqliteDatabase(peewee.SqliteDatabase):
+    """SQLite whose connections on a thread marked by `writes_here()` keep `writer_cache_mb` of
+    page cache instead of 2 MB."""
+
+    writer_cache_mb = 64
+
+    def _add_conn_hooks(self, conn):
+        super()._add_conn_hooks(conn)
+        if getattr(_thread_role, "writer", False):
+            conn.execute(f"PRAGMA cache_size = -{self.writer_cache_mb * 1024}")  # negative: KiB
+
+
+def writes_here() -> None:
+    """Mark the calling thread as one that writes all over the database (the actor pool's): on
+    SQLite its connection keeps a larger page cache. A write dirties a leaf of each table and
+    index it touches; spread over many projects, those leaves were seldom in 2 MB and each came
+    back from the file (a `pread` apiece, docs/BENCHMARKS.md "Many projects at once, a fifth
+    time")."""
+    _thread_role.writer = True
+    db = database.obj
+    if isinstance(db, _SqliteDatabase) and not db.is_closed():  # connected already: widen it now
+        db.execute_sql(f"PRAGMA cache_size = -{db.writer_cache_mb * 1024}")
+
+
+def make_database(url: str, max_connections: int = 64, writer_cache_mb: int = 64) -> peewee.Database:
     """A peewee database for `url` (sqlite:///path or postgresql://...); `max_connections` bounds
-    PostgreSQL's pool."""
+    PostgreSQL's pool, `writer_cache_mb` is SQLite's page cache for the threads of `writes_here()`."""
     scheme = url.split("://", 1)[0]
     if scheme == "sqlite":
         path = url[len("sqlite:///"):] or "windback.db"
         # IMMEDIATE write transactions: concurrent read-modify-write with DEFERRED failed with
         # "database is locked" even under WAL and busy_timeout (3 of 4 threads, measured).
-        return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", autoconnect=True)
+        db = _SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", autoconnect=True)
+        db.writer_cache_mb = writer_cache_mb
+        return db
     if scheme in ("postgres", "postgresql", "postgres+pool", "postgresql+pool"):
         parsed = urllib.parse.urlsplit(url)
         return PooledPostgresqlDatabase(
@@ -65,8 +95,8 @@ def make_database(url: str, max_connections: int = 64) -> peewee.Database:
     return connect_url(url)
 
 
-def init_database(url: str, max_connections: int = 64) -> peewee.Database:
-    db = make_database(url, max_connections)
+def init_database(url: str, max_connections: int = 64, writer_cache_mb: int = 64) -> peewee.Database:
+    db = make_database(url, max_connections, writer_cache_mb)
     database.initialize(db)
     return db
 

@@ -25,7 +25,7 @@ import pytest
 
 import server
 from config import load_settings
-from store.db import close_database, database, init_database, unit_of_work
+from store.db import close_database, database, init_database, is_sqlite, unit_of_work
 from store.migrations import migrate_database
 
 PG_URL = os.environ.get("WINDBACK_TEST_DATABASE_URL")
@@ -76,7 +76,7 @@ def _empty_tables() -> None:
     db = database.obj
     with unit_of_work():
         tables = [t for t in db.get_tables() if t != "schema_migrations"]
-        if db.__class__.__name__.startswith("Sqlite"):
+        if is_sqlite():
             with db.atomic():
                 db.execute_sql("PRAGMA defer_foreign_keys = ON")
                 for table in tables:

@@ -55,6 +55,11 @@ def test_project_caches_and_the_change_log_poll_can_be_tuned():
     assert (tuned.project_cache_size, tuned.change_poll_seconds) == (50_000, 0.5)
 
 
+def test_the_sqlite_writers_page_cache_can_be_tuned():
+    assert load_settings({}).sqlite_writer_cache_mb == 64
+    assert load_settings({"WINDBACK_SQLITE_WRITER_CACHE_MB": "256"}).sqlite_writer_cache_mb == 256
+
+
 @pytest.mark.parametrize("name, value, words", [
     ("WINDBACK_PORT", "eighty", "whole number"),
     ("WINDBACK_PORT", "70000", "between"),
@@ -69,6 +74,7 @@ def test_project_caches_and_the_change_log_poll_can_be_tuned():
     ("WINDBACK_PUBLIC_URL", "wb.example.com", "http://"),
     ("WINDBACK_PROJECT_CACHE_SIZE", "10", "between 100"),
     ("WINDBACK_CHANGE_POLL_SECONDS", "0", "at least 0.05"),
+    ("WINDBACK_SQLITE_WRITER_CACHE_MB", "1", "between 2"),
     ("WINDBACK_TLS_CERT", "/nonexistent/cert.pem", "set together"),
 ])
 def test_invalid_values_name_the_variable(name, value, words):

@@ -31,6 +31,9 @@ class GatedProjectActor(ProjectActor):
         assert self.gates[gate].wait(10)
         return gate
 
+    def page_cache_kib(self) -> int:
+        return _page_cache_kib()
+
     def break_commit(self) -> None:
         db = database.obj
         db.execute_sql("PRAGMA defer_foreign_keys = ON")  # checked at COMMIT, for this transaction
@@ -46,6 +49,11 @@ def _projects(n: int) -> list[str]:
     with unit_of_work():
         return [Project.create(slug=f"shared-{i}", name=f"Shared {i}", public_key=f"pub_live_shared_{i:026d}").id
                 for i in range(n)]
+
+
+def _page_cache_kib() -> int:
+    size = database.obj.execute_sql("PRAGMA cache_size").fetchone()[0]
+    return -size if size < 0 else size * 4  # negative: KiB; positive: pages of 4 KiB
 
 
 def _emails() -> set:
@@ -143,3 +151,17 @@ async def test_a_shared_transaction_that_cannot_begin_leaves_its_commands_waitin
         other.close()
         actors.stop_all()
         database.initialize(previous)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_actor_pool_writes_through_a_larger_page_cache_than_the_readers_use(ctx):
+    """Every project's commands write through the pool thread's connection: it keeps the
+    writer's page cache (64 MB unless WINDBACK_SQLITE_WRITER_CACHE_MB says otherwise); the read
+    workers keep SQLite's 2 MB."""
+    project, = _projects(1)
+    actors = ProjectActors(start_gated, timeout=30, threads=1, shared_transaction_seconds=0.02)
+    try:
+        assert await actors.call(project, "page_cache_kib") == 64 * 1024
+        assert await run_db(_page_cache_kib) == 2000
+    finally:
+        actors.stop_all()
