@@ -62,7 +62,7 @@ class Settings:
     scheduler_poll_seconds: float = 1.0  # how often the durable scheduler looks for due jobs
     project_cache_size: int = 20_000  # projects whose keys and settings each process keeps in memory
     change_poll_seconds: float = 1.0  # how often a process reads the project change log
-    sqlite_writer_cache_mb: int = 64  # page cache of each SQLite connection that writes (store/db.py)
+    sqlite_writer_cache_mb: int = 64  # SQLite page cache of the actor pool threads' connections
     random_seed: int | None = None  # seeds the campaign's Thompson sampling (tests); None: unpredictable
     # Billing (docs/offers.md): where provider calls go, how long one may take, and the key file
     # that encrypts billing credentials when WINDBACK_SECRET does not come from the environment.

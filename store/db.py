@@ -50,10 +50,13 @@ class _SqliteDatabase(peewee.SqliteDatabase):
 
     writer_cache_mb = 64
 
+    def writer_cache_pragma(self) -> str:
+        return f"PRAGMA cache_size = -{self.writer_cache_mb * 1024}"  # negative: KiB
+
     def _add_conn_hooks(self, conn):
         super()._add_conn_hooks(conn)
         if getattr(_thread_role, "writer", False):
-            conn.execute(f"PRAGMA cache_size = -{self.writer_cache_mb * 1024}")  # negative: KiB
+            conn.execute(self.writer_cache_pragma())
 
 
 def writes_here() -> None:
@@ -65,7 +68,7 @@ def writes_here() -> None:
     _thread_role.writer = True
     db = database.obj
     if isinstance(db, _SqliteDatabase) and not db.is_closed():  # connected already: widen it now
-        db.execute_sql(f"PRAGMA cache_size = -{db.writer_cache_mb * 1024}")
+        db.execute_sql(db.writer_cache_pragma())
 
 
 def make_database(url: str, max_connections: int = 64, writer_cache_mb: int = 64) -> peewee.Database:
