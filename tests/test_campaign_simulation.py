@@ -100,7 +100,8 @@ def sent_for(event_id: str) -> list[Variant]:
 
 def latest_sends(project_id: str, n: int) -> list[tuple[str, str]]:
     with unit_of_work():
-        rows = (Variant.select(Variant.strategy, Variant.tone).where((Variant.project == project_id) & (Variant.status == "sent"))
+        rows = (Variant.select(Variant.strategy, Variant.tone)
+                .where((Variant.project == project_id) & (Variant.status == "sent"))
                 .order_by(Variant.sent_at.desc(), Variant.id.desc()).limit(n).tuples())
         return list(rows)
 
