@@ -22,18 +22,22 @@ closes it `recovered`.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 
 import peewee
 
-from store.webhook_mapping import Action, normalize
+from store.webhook_mapping import SETTLING_TYPES, Action, normalize
 from store import churn_events, payment_recoveries, webhooks
 from store.db import transaction
 from store.models import OPEN_STATUSES, ChurnEvent, utcnow
 from store.raw_sql import prepared
 
 log = logging.getLogger("windback.webhooks")
+# Waiting events a failure looks at for a payment that settles it (the nearest in provider time
+# after it): a burst of waiting deliveries must not make every failure in it read them all.
+WAITING_LOOKED_AT = 50
 
 
 def apply_stored_event(webhook_event_id: str) -> str:
@@ -173,10 +177,11 @@ def apply_payment(project_id: str, provider: str, action: Action) -> None:
 
 
 def paid_since(project_id: str, provider: str, failure: Action) -> bool:
-    """Deliveries arrive in any order: has an already applied payment (at or after the failure's
-    time) settled the failed invoice, or charged its subscription? Looks at the customer's few
-    applied payment events (by the customer index), matching the invoice or subscription in each
-    payload."""
+    """Deliveries arrive in any order: has a payment (at or after the failure's time) settled the
+    failed invoice, or charged its subscription? Looks at the customer's few applied payment
+    events (by the customer index), and at the project's stored events of a settling type that
+    wait to be applied (a drain applies the older failure first when both are waiting), matching
+    the invoice or subscription in each payload."""
     invoice, subscription = failure.payment.get("invoice_id"), failure.payment.get("subscription_id")
     W = webhooks.WebhookEvent
     since = (W.project == project_id) & (W.provider == provider) & (W.occurred_at >= failure.occurred_at)
@@ -184,8 +189,14 @@ def paid_since(project_id: str, provider: str, failure: Action) -> bool:
     match = since & W.customer_id.is_null() & (W.action == "payment_paid")
     if failure.customer_id:
         match = match | (since & (W.customer_id == failure.customer_id) & (W.action == "recovery"))
-    candidates = W.select(W.provider, W.payload).where(match)
-    for row in candidates:
+    applied = W.select(W.payload).where(match)
+    # The nearest waiting events by the (project, status, occurred_at) index, any type, so that a
+    # burst of waiting failures costs each failure a bounded read; payloads only of settling ones.
+    nearest = (W.select(W.id, W.event_type).where(since & (W.status == "received"))
+               .order_by(W.occurred_at).limit(WAITING_LOOKED_AT).tuples())
+    settling = [event_id for event_id, event_type in nearest if event_type in SETTLING_TYPES[provider]]
+    waiting = W.select(W.payload).where(W.id.in_(settling)) if settling else []
+    for row in itertools.chain(applied, waiting):
         later = normalize(provider, json.loads(row.payload), failure.occurred_at)
         if later.closes_payment != "recovered":
             continue

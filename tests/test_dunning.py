@@ -3,19 +3,22 @@ emails arrive at a real SMTP server (aiosmtpd on loopback) from the durable sche
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import re
 import time
 
 import pytest
 
-from store.db import unit_of_work
+from store import webhooks
+from store.db import run_db, transaction, unit_of_work
+from store.webhook_effects import apply_stored_event
 from store.scheduled_jobs import ScheduledJob
 from tests.dunning_support import (FAST, custom, failed_invoice, razorpay, razorpay_payload, scheduler_running,
                                    set_steps, stripe, text_of, until)
 from tests.test_openai_writer import fake_openai  # noqa: F401 - a loopback chat-completions server
 from tests.test_sending import fetch, smtp  # noqa: F401 - the SMTP server fixture
-from tests.webhook_support import churn_events, settled, stripe_subscription, webhook_project
+from tests.webhook_support import churn_events, settled, stripe_event, stripe_subscription, webhook_project
 
 pytestmark = pytest.mark.env(FAST)
 
@@ -309,6 +312,29 @@ async def test_the_openai_writer_writes_the_email_from_amount_link_and_firmness_
     assert asked == {"first_name": "Ada", "brand": "Acme", "amount": "49.00 USD",
                      "update_link": "https://invoice.stripe.com/i/acct_1/in_AI1", "firmness": "first"}
     assert "ada@example.com" not in json.dumps(fake_openai.requests[0]["body"])
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_failure_waiting_to_be_applied_with_the_payment_that_settled_it_opens_nothing(api, ctx):
+    """Both stored before the project's actor drains them: the drain applies the older failure
+    first (provider-time order), and the payment waiting behind it still settles it."""
+    _, project = await webhook_project(api)
+    now = int(time.time())
+    paid = stripe_event("invoice.paid", {**failed_invoice("in_W1"), "amount_paid": 4900}, created=now - 10)
+    failed = stripe_event("invoice.payment_failed", failed_invoice("in_W1"), created=now - 3600)
+
+    def store_both_then_drain():
+        with transaction():
+            webhooks.store_deliveries([
+                webhooks.Delivery(project["id"], "stripe", event["id"], event["type"], json.dumps(event),
+                                  dt.datetime.fromtimestamp(event["created"], dt.timezone.utc).replace(tzinfo=None))
+                for event in (paid, failed)])
+        pending = webhooks.pending_ids(project["id"])
+        assert pending[0] == webhooks.WebhookEvent.get(webhooks.WebhookEvent.event_id == failed["id"]).id
+        return [apply_stored_event(event_id) for event_id in pending]
+
+    assert await run_db(store_both_then_drain) == ["processed", "processed"]
+    assert (await recoveries(api, project)).data == []
 
 
 @pytest.mark.gen_test(timeout=120)
