@@ -32,8 +32,8 @@ def stats(scope: Scope, now: dt.datetime) -> dict:
 
 def event_rows(scope: Scope, now: dt.datetime) -> list[tuple]:
     """(currency, reason, source, stored status, count, mrr, won, stale) of the events in scope.
-    Grouped by the stored status (so the GROUP BY follows the index churn_events_analytics);
-    `stale` counts the open events churned before the cut-off, which readers see as `lost`."""
+    Grouped by the stored status; `stale` counts the open events churned before the cut-off,
+    which readers see as `lost`."""
     cutoff = lost_cutoff(scope.lost_after_days, now)
     stale = fn.SUM(Case(None, [(ChurnEvent.churned_at < cutoff, 1)], 0))
     keys = (ChurnEvent.currency, ChurnEvent.cancel_reason, ChurnEvent.source, ChurnEvent.status)
