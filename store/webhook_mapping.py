@@ -27,13 +27,13 @@ HANDLED_TYPES = {
                            "subscription.activated", "subscription.pending", "payment.failed"}),
     "custom": frozenset({"churn", "recovered", "payment_failed", "payment_succeeded"}),
 }
-# The types whose event may settle a failed payment (`closes_payment` "recovered"): a failure
-# applied while one of these, newer, waits to be applied asks its payload (webhook_effects.paid_since).
+# The only types `normalize` may map to `closes_payment` "recovered" (a payment that settles a
+# failed one): a failure applied while one of these, newer, waits to be applied reads its payload
+# (webhook_effects.paid_since).
 SETTLING_TYPES = {
-    "stripe": frozenset({"invoice.paid", "invoice.payment_succeeded", "customer.subscription.created",
-                         "customer.subscription.updated"}),
-    "razorpay": frozenset({"subscription.charged", "subscription.activated"}),
-    "custom": frozenset({"recovered", "payment_succeeded"}),
+    "stripe": frozenset({"invoice.paid", "invoice.payment_succeeded"}),
+    "razorpay": frozenset({"subscription.charged"}),
+    "custom": frozenset({"payment_succeeded"}),
 }
 # Stripe's cancellation_details.feedback -> our cancel_reason.
 STRIPE_FEEDBACK = {
